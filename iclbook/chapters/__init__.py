@@ -33,6 +33,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01", "task_complexity", "How many pretraining tasks does in-context regression need?"),
     Chapter("02", "transient_ridge", "Task diversity and the transient ridge"),
     Chapter("03", "layer_causality", "Is in-context learning gradient descent? Layer-causal fine-tuning"),
+    Chapter("04", "modular_arithmetic", "Learning to grok: in-context modular arithmetic"),
     Chapter("05", "multi_concept", "Multi-concept word semantics: in-context classification, exponentially fast"),
 )
 
