@@ -206,7 +206,7 @@ ch.ledger.add("1b", "… with many it solves unseen tasks on unseen inputs in co
                      f"chance {CHANCE:.2f}",
               source="He et al. 2024: i.d. → o.o.d. transition at n_i.d. ≈ 15–30 % of tasks")
 ch.ledger.add("1c", "The i.d. tasks are learned at every grid point (memorisation at least)",
-              min(acc["id_train"] for acc in final.values()), above(P.tau),
+              min(acc["id_train"] for acc in final.values()), above(P.tau), expected_at=("cpu", "gpu"),
               detail="lowest i.d.-train last-shot accuracy over the grid")
 
 # %% [markdown]
@@ -408,18 +408,43 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # ## Where this chapter differs from the paper, and what we tried
 #
 # - **Scale.** The paper uses $p = 29$, 32 examples per sequence, width 512 and 200k steps of batch 1024. The `cpu`
-#   profile uses $p = 7$, 12 examples, width 48 and a few thousand steps of batch 128: about $10^5$ times less
+#   profile uses $p = 7$, 16 examples, width 64 and 5000 steps of batch 128: about $10^5$ times less
 #   compute. With $p = 7$ there are only 49 tasks, so $n_{\rm i.d.}$ is a much larger share of all tasks, and the
 #   rectangle rule cannot place more than about 40 of them.
 # - **Evaluation sets.** We draw the context of every evaluation sequence from the train inputs and only the query
 #   from the set's inputs: at $p = 7$ the test split has too few pairs to fill a sequence. The paper's exact
 #   construction of its test-input sequences may differ.
 # - **Balanced batches.** Each pretraining task gets $\lfloor B/n \rfloor$ or $\lceil B/n \rceil$ rows of a batch.
-# - **Pilots** (run before this chapter was written; times on this 2-core machine, one thread per run, two runs at a
-#   time). See the closing notes of the repository's issue for chapter 4. A first spec pilot with random tasks,
-#   $p = 7$, 16 examples, width 64 and learned positions generalised o.o.d. at 40 of 49 tasks after 5000 steps; 28
-#   tasks gave a partial, fading o.o.d. accuracy; 16–22 tasks only memorised. Schedules that decay before the
-#   plateau ends (a 2000-step cosine) never leave it.
+# - **Initialisation.** Every weight starts at GPT-2's N(0, 0.02²), embeddings included; with only $p$ tokens and
+#   width 64 this is a small initialisation, and training sits on a long plateau (below).
+#
+# ### What we tried on the CPU
+#
+# The spec's earlier pilot reported a working setting (random pretraining tasks, $p = 7$, 16 examples, width 64,
+# learned positions, AdamW 2e-3 with weight decay 1, 5000 steps): o.o.d. accuracy 0.75 with 40 of 49 tasks, after
+# a plateau of 1000–1500 steps. **We could not reproduce it.** Eleven pilots, all at $p = 7$, $\alpha = 0.8$,
+# $n_{\rm i.d.} = 40$, depth 2, 4 heads, batch 128, AdamW $\beta_2 = 0.98$, 200 warm-up steps then cosine, one CPU
+# thread each and two at a time (about 8–14 steps/s), last-shot accuracies at the last evaluation (chance 0.14):
+#
+# | pilot | change from the base (width 64, 16 examples, RoPE, rectangle rule, lr 2e-3, wd 1) | steps | i.d.-train | o.o.d.-test | z loss ($\ln 7 = 1.95$) |
+# |---|---|---|---|---|---|
+# | 1 | — | 3500 | 0.20 | 0.25 | 1.88 |
+# | 2 | width 48, 12 examples, lr 3e-3 | 2500 | 0.18 | 0.19 | 1.89 |
+# | 3 | learned positions | 5000 | 0.34 | 0.21 | 1.67 |
+# | 4 | no weight decay on the LayerNorm gains | 4000 | 0.27 | 0.21 | 1.75 |
+# | 5 | learned positions, random tasks (the spec's recipe) | 2000 | 0.26 | 0.23 | 1.86 |
+# | 6 | token embeddings initialised N(0, 1) | 1500 | 0.18 | 0.17 | 1.90 |
+# | 7 | as 2, embeddings N(0, 1) | 3000 | 0.19 | 0.23 | 1.88 |
+# | 8 | embeddings N(0, 1), lr 5e-3, wd 0.5 | 1500 | 0.18 | 0.19 | 1.89 |
+# | 9 | as 5, lr 5e-3 | 2000 | 0.25 | 0.22 | 1.89 |
+# | 10 | fan-in initialisation (std $1/\sqrt{\text{fan-in}}$), embeddings std 0.3 | 2500 | 0.25 | 0.12 | 1.82 |
+# | 11 | 8 examples, batch 256, lr 3e-3 | 2000 | 0.19 | 0.17 | 1.90 |
+#
+# Pilots stopped early were still on the plateau when stopped. The longest (3) only began to memorise the
+# pretraining tasks by step 5000. In none did the o.o.d. accuracy leave chance. The `cpu` profile therefore runs the
+# base recipe for 5000 steps at $n_{\rm i.d.} \in \{8, 40\}$ and $\alpha \in \{0.6, 0.8\}$, about half an hour on
+# two cores, and its ledger says what it shows. What we did not try for lack of CPU time: more than 5000 steps,
+# batches of 512 or more (the paper uses 1024), $p = 11$, and more seeds. The `gpu` profile keeps the paper's scale.
 #
 # ## Claim ledger
 
