@@ -214,7 +214,7 @@ ch.ledger.add("1c", "The i.d. tasks are learned at every grid point (memorisatio
 #
 # The four last-shot accuracies against the step, for the best model with the fewest tasks (left) and with the
 # most (right). Training first sits on a plateau near the loss $\ln p$, where the model only knows how often each
-# answer occurs, then jumps.
+# answer occurs; when, and whether, it leaves the plateau within the step budget decides the phase.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)

@@ -49,6 +49,7 @@ class ChapterRun:
         self.P = spec.resolve(namespace.get("profile"), overrides)
         self.threads = runtime.set_threads()
         self.device = runtime.device()
+        runtime.fast_matmul(self.device)
         self.out = outputs_dir(self.P.profile, self.chapter.slug)
         self.out.mkdir(parents=True, exist_ok=True)
         self.store = Store()

@@ -40,3 +40,10 @@ def generator(seed: int, dev: torch.device | str | None = None) -> torch.Generat
     """A torch generator on ``dev`` so that batches are sampled where they are used."""
     dev = torch.device(dev) if dev is not None else device()
     return torch.Generator(device=dev).manual_seed(seed)
+
+
+def fast_matmul(dev: torch.device) -> None:
+    """On CUDA, let float32 matmuls use TF32 tensor cores (about 8× the fp32 rate on an H100, ~1e-3 relative
+    precision, far below the SGD noise of any model in this book). CPU results are unaffected."""
+    if dev.type == "cuda":
+        torch.set_float32_matmul_precision("high")
