@@ -8,7 +8,7 @@ PARAMS = ParamSpec(
     (
         _p("p", int, 7, 7, 29, "the modulus p (a prime; tasks are (a, b) ∈ Z_p²)", low=3, high=97),
         _p("n_ex", int, 12, 16, 32, "examples x y z per sequence", low=2, high=256),
-        _p("n_ids", int, [8, 36], [8, 40], [64, 128, 192, 256, 384],
+        _p("n_ids", int, [4, 36], [8, 40], [64, 128, 192, 256, 384],
            "numbers of pretraining tasks n_i.d. (multiples of 4: the rectangle rule)", low=4, high=10**5,
            is_list=True, min_len=2),
         _p("alphas", float, [0.8], [0.6, 0.8], [0.3, 0.5, 0.7, 0.9],
@@ -19,7 +19,7 @@ PARAMS = ParamSpec(
         _p("n_embd", int, 48, 64, 256, "width", low=8, high=4096),
         _p("n_head", int, 4, 4, 4, "attention heads", low=1, high=64),
         _p("pos", str, "rope", "rope", "rope", "position encoding", choices=("rope", "learned")),
-        _p("steps", int, 400, 5000, 40000, "AdamW steps", low=10, high=10**7),
+        _p("steps", int, 800, 5000, 40000, "AdamW steps", low=10, high=10**7),
         _p("batch", int, 128, 128, 512, "sequences per step, balanced over the pretraining tasks", low=4,
            high=65536),
         _p("lr", float, 3e-3, 2e-3, 5e-4, "peak learning rate", low=1e-6, high=1.0),
