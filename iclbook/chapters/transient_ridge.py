@@ -26,7 +26,7 @@ PARAMS = ParamSpec(
         _p("n_embd", int, 64, 64, 256, "transformer width", low=8, high=4096),
         _p("n_head", int, 2, 2, 2, "attention heads", low=1, high=64),
         _p("mlp_ratio", int, 4, 4, 8, "MLP hidden width / width", low=1, high=16),
-        _p("steps", int, 3000, 24000, 150000, "training steps", low=10, high=10**7),
+        _p("steps", int, 3000, 32000, 150000, "training steps", low=10, high=10**7),
         _p("batch", int, 64, 64, 256, "sequences per step and model", low=1, high=65536),
         _p("lr", float, 3e-3, 3e-3, 1e-3, "peak Adam learning rate", low=1e-6, high=1.0),
         _p("schedule", str, "warmup_constant", "triangle", "triangle",
