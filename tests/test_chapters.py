@@ -94,3 +94,15 @@ def test_papermill_rejects_unknown_parameter_in_the_notebook(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="unknown parameter"):
         papermill.execute_notebook(nb, str(tmp_path / "out.ipynb"), parameters={"profile": "ci", "dd": 3},
                                    kernel_name="python3", progress_bar=False)
+
+
+def test_modular_gpu_profile_code_path_runs_on_cpu(tmp_path, monkeypatch):
+    """No GPU is lent to CI: run chapter 4's `gpu` profile (p = 29, width 256, stacked grid, the depth-4 model) with
+    tiny step and evaluation counts, so that a shape or indexing bug on that path shows here and not on a GPU."""
+    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path))
+    monkeypatch.setenv("ICLBOOK_STORE", str(tmp_path / "store"))
+    pipeline.execute(get("04"), "gpu", {"steps": 10, "n_ids": [8, 64], "alphas": [0.5], "n_eval": 32, "n_ckpt": 2,
+                                        "batch": 16})
+    claims = json.loads((tmp_path / "gpu" / "outputs" / get("04").slug / "claims.json").read_text())
+    assert claims["profile"] == "gpu"
+    assert {c["id"] for c in claims["claims"]} >= {"1a", "2", "5"}
