@@ -81,3 +81,12 @@ def test_notebook_resolve_rejects_unknown_injected_names(monkeypatch):
     ns["d"] = 16
     P = ch.resolve(ns)
     assert P.d == 16 and P.profile == "ci"
+
+
+def test_chapter_checks_catch_grids_a_chapter_cannot_fit():
+    """Cross-parameter rules of the chapters stop a run before training, naming the parameter."""
+    from iclbook.chapters import get
+
+    with pytest.raises(ParameterError, match="parameter 'T_grid'.*at least two values >= 1024"):
+        get("01").params.resolve("gpu", {"T_grid": [64, 256, 1024]})
+    assert get("01").params.resolve("ci", {"T_grid": [64, 1024, 4096]}).T_grid == [64, 1024, 4096]

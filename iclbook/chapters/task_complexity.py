@@ -30,5 +30,8 @@ PARAMS = ParamSpec(
         _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**31 - 1),
     ),
     checks=(lambda v: None if v["gpt_width"] % 2 == 0 else f"parameter 'gpt_width': got {v['gpt_width']}, "
-            "allowed: an even number (2 heads)",),
+            "allowed: an even number (2 heads)",
+            lambda v: None if sum(T >= 1024 for T in v["T_grid"]) >= 2 else
+            f"parameter 'T_grid': got {v['T_grid']}, allowed: at least two values >= 1024 (claim 2 fits the "
+            "large-T slope)"),
 )
