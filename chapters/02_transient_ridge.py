@@ -141,6 +141,8 @@ def m_axis(ax):
     ticks = [x_of[k] for k in keys]
     ax.set_xticks(ticks, keys)
     ax.xaxis.set_minor_locator(NullLocator())  # only the M ticks on x; y keeps its (log) tick labels
+    if min(b / a for a, b in zip(ticks, ticks[1:])) < 1.5:  # neighbours such as 13 and 16 would overlap
+        ax.tick_params(axis="x", labelrotation=60)
     ax.set_xlabel("number of pretraining tasks $M$")
 
 
