@@ -34,6 +34,7 @@ from IPython.display import Markdown, display
 
 from iclbook import baselines, closed_forms as cf
 from iclbook.analysis.scaling import first_crossing, loglog_slope
+from iclbook.chapters.task_complexity import T_LARGE
 from iclbook.claims import above, below, between, is_true
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.models.linear_attention import pretrain_sgd_sweep
@@ -138,7 +139,7 @@ R_star = cf.risk_star(H, P.N, P.sigma2, P.psi2)
 Gammas = {T: G.cpu() for T, G in pretrain_sgd_sweep(task, P.T_grid, seed_list, gamma0, device=ch.device).items()}
 excess = np.array([(cf.risk(Gammas[T], H, P.N, P.sigma2, P.psi2) - R_star).numpy() for T in P.T_grid])  # (T, seed)
 excess_mean = excess.mean(1)
-large = np.array(P.T_grid) >= 1024
+large = np.array(P.T_grid) >= T_LARGE
 slope = loglog_slope(np.array(P.T_grid)[large], excess_mean[large])
 
 from myst_nb import glue  # noqa: E402
@@ -158,7 +159,7 @@ ax.legend()
 ch.savefig(fig, "excess_risk_vs_T")
 plt.show()
 ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T", slope, between(-1.35, -0.65),
-              detail="log-log slope of the mean excess risk for T ≥ 1024",
+              detail=f"log-log slope of the mean excess risk for T ≥ {T_LARGE}",
               source="Wu et al. 2023: excess risk O(1/T) (up to logs)")
 
 # %% [markdown]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..profiles import ParamSpec
 from ..profiles import param as _p
 
+T_LARGE = 1024  # claim 2 fits the log-log slope of the excess risk on the T >= T_LARGE tail of T_grid
 
 PARAMS = ParamSpec(
     (
@@ -31,7 +32,7 @@ PARAMS = ParamSpec(
     ),
     checks=(lambda v: None if v["gpt_width"] % 2 == 0 else f"parameter 'gpt_width': got {v['gpt_width']}, "
             "allowed: an even number (2 heads)",
-            lambda v: None if sum(T >= 1024 for T in v["T_grid"]) >= 2 else
-            f"parameter 'T_grid': got {v['T_grid']}, allowed: at least two values >= 1024 (claim 2 fits the "
+            lambda v: None if sum(T >= T_LARGE for T in v["T_grid"]) >= 2 else
+            f"parameter 'T_grid': got {v['T_grid']}, allowed: at least two values >= {T_LARGE} (claim 2 fits the "
             "large-T slope)"),
 )
