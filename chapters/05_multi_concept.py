@@ -193,17 +193,17 @@ def checkpoints(n_steps: int) -> list[int]:
 probe_gen_seed = EVAL_SEED + 7
 
 
-def eval_sets(seed: int, task: ConceptTask, dic) -> tuple[ConceptBatch, ConceptBatch]:
+def eval_sets(seed: int, task: ConceptTask, dic, batch: int) -> tuple[ConceptBatch, ConceptBatch]:
     """A held-out test set (evaluation seed) and a train set (the run's own first training batches)."""
     test = sample(task, dic, P.n_test, generator(EVAL_SEED + seed, dev), combos="train")
-    n_b = max(1, min(P.n_test // 4, 1024) // P.batch)
-    train = ConceptBatch.cat([sample(task, dic, P.batch, generator(train_seed(seed, t), dev), combos="train")
+    n_b = max(1, min(P.n_test // 4, 1024) // batch)
+    train = ConceptBatch.cat([sample(task, dic, batch, generator(train_seed(seed, t), dev), combos="train")
                               for t in range(n_b)])
     return test, train
 
 
-def make_evaluate(seed: int, task: ConceptTask, dic, loss: str, probes: bool = True):
-    test, train = eval_sets(seed, task, dic)
+def make_evaluate(seed: int, task: ConceptTask, dic, loss: str, batch: int, probes: bool = True):
+    test, train = eval_sets(seed, task, dic, batch)
 
     def evaluate(model, step):
         out = {f"test_{k}": v for k, v in evaluate_prompts(model, test, loss).items()}
@@ -217,21 +217,24 @@ def make_evaluate(seed: int, task: ConceptTask, dic, loss: str, probes: bool = T
 
 
 def run(seed: int, task: ConceptTask | None = None, loss: str = "logistic", lr: float | None = None,
-        probes: bool = True, tag: str = "main", n_steps: int | None = None, **model_over):
+        probes: bool = True, tag: str = "main", n_steps: int | None = None, batch: int | None = None,
+        **model_over):
     """Train (or load from the run store) one concept model; return (model, result, dictionary, task).
 
     The main runs take `steps`; the variants (tag other than "main") `variant_steps` unless n_steps is given."""
     n_steps = n_steps or (P.steps if tag == "main" else P.variant_steps)
     task = task or make_task()
     lr = P.lr if lr is None else lr
+    batch = P.batch if batch is None else batch
     cfg = model_cfg(**model_over)
     dic = make_dictionary(task, generator(seed, dev))
     config = {"chapter": "05", "task": vars(task), "model": vars(cfg), "steps": n_steps, "lr": lr,
-              "batch": P.batch, "loss": loss, "seed": seed, "n_test": P.n_test, "checkpoints": checkpoints(n_steps),
+              "batch": batch, "loss": loss, "seed": seed, "n_test": P.n_test, "checkpoints": checkpoints(n_steps),
               "probes": probes, "eval_version": 1, "device": dev.type}
-    model, res = train_concept(task, dic, cfg, steps=n_steps, lr=lr, batch=P.batch, seed=seed, loss=loss,
-                               evaluate=make_evaluate(seed, task, dic, loss, probes), checkpoints=checkpoints(n_steps),
-                               run=ch.store.run("ch05-concept", config), device=dev, desc=f"{tag} seed {seed}")
+    model, res = train_concept(task, dic, cfg, steps=n_steps, lr=lr, batch=batch, seed=seed, loss=loss,
+                               evaluate=make_evaluate(seed, task, dic, loss, batch, probes),
+                               checkpoints=checkpoints(n_steps), run=ch.store.run("ch05-concept", config),
+                               device=dev, desc=f"{tag} seed {seed}")
     return model, res, dic, task
 
 
@@ -407,8 +410,8 @@ ch.ledger.add("3b", "MLP weights align with the label features, not complement o
 # At the end of training the observed test error is {glue:text}`final_err` against a Bayes error of $\eta$, and the
 # largest clean error over the seeds is {glue:text}`max_clean`.
 #
-# *How we test "exponentially fast".* SGD at this step size makes the clean error jump up and down on its way down
-# (first panel): the model learns the concepts one after another and sometimes briefly unlearns one. A statement
+# *How we test "exponentially fast".* SGD makes the clean error jump up and down on its way down (first panel; far
+# more at small batches, see the next section). A statement
 # "error $\leq C e^{-\text{rate}\cdot t}$" is a bound, and it holds for the error curve exactly when it holds for the
 # curve's envelope $\max_{s \geq t}$ error$(s)$, the level below which the error stays from step $t$ on (dotted).
 # We therefore fit the straight line in log scale to this envelope, from the last step above 0.3 to the resolution
@@ -423,6 +426,68 @@ ch.ledger.add("3b", "MLP weights align with the label features, not complement o
 # while the correct attention is still far from one (the attention keeps sharpening long after the error has
 # converged), and the logistic loss is still near $\log 2$ at the end, because the logit $f$ is small: the $1/m$
 # read-out and the small initialisation keep the margins small, and SGD is still growing them.
+#
+# ### Why the batch is large: SGD noise unlearns concepts
+#
+# A batch of $B$ prompts holds about $B/K$ prompts of each task concept, and a concept's own weights (its products
+# with $W_{KQ}$ and with the MLP) are driven by those prompts only. In our pilots at the spec's suggested batch of
+# 256 with $K = 16$ (16 prompts per concept per step), the error of single concepts jumped between 0 and 0.5 for
+# hundreds of steps: concepts were learned, unlearned and learned again, the rate fitted to the descent varied
+# twofold from seed to seed, and the log-linear fit fell below $R^2 = 0.9$ for two seeds of three. Lowering the
+# learning rate to 0.3 or 0.1 at that batch, or widening the MLP to $m = 512$, did not remove the excursions;
+# a batch of 1024 or 2048 did. The theorem is about the expected dynamics, which a larger batch follows more
+# closely, so the `cpu` and `gpu` profiles use about 64 prompts per concept per step ($B = 1024$ at $K = 16$,
+# $B = 4096$ at $K = 64$); `ci` keeps 256 at $K = 8$. Here every seed is rerun at a quarter of the batch, for the
+# same number of steps and otherwise unchanged, to show the difference in this run rather than in our pilots.
+
+# %%
+small_batch = max(P.batch // 4, 1)
+small = {s: run(s, batch=small_batch, probes=False, tag=f"batch {small_batch}", n_steps=P.steps)[1]
+         for s in seed_list}
+fits_small = {s: rate_fit(r) for s, r in small.items()}
+fig, ax = plt.subplots(figsize=(8, 4))
+for i, s in enumerate(seed_list):
+    for r, c, b in ((main[s][1], PALETTE[0], P.batch), (small[s], PALETTE[1], small_batch)):
+        t, e = r.eval_series("test_err_clean")
+        ax.semilogy(t, np.maximum(e, 0.5 / P.n_test), color=c, lw=1.1, alpha=1 if i == 0 else 0.45,
+                    label=f"batch {b} ({b / P.K:.0f} prompts per concept)" if i == 0 else None)
+reached = [eps_steps(r)[-1] for r in [*small.values(), *(main[s][1] for s in seed_list)]]
+ax.set_xlim(0, min(P.steps, 1.5 * np.nanmax(reached)) if np.isfinite(reached).all() else P.steps)
+ax.set_ylim(0.5 / P.n_test, 1)
+ax.set_xlabel("SGD step")
+ax.set_ylabel("clean test 0-1 error")
+ax.set_title(f"the same runs at two batch sizes ({P.seeds} seeds; pale: the other seeds)")
+ax.legend()
+ch.savefig(fig, "batch_noise")
+plt.show()
+
+
+def r2s_of(f: dict) -> list[float]:
+    return [x["r2"] for x in f.values()]
+
+
+def _rates(f: dict) -> str:
+    v = [x["rate"] for x in f.values()]
+    return f"{min(v):.4f}–{max(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}"
+
+
+display(Markdown("| batch | prompts per concept | rate per step (min–max over seeds) | R² of the envelope fit, per seed "
+                 "| steps to clean error 0.01, per seed |\n|---|---|---|---|---|\n"
+                 + "\n".join(f"| {b} | {b / P.K:.0f} | {_rates(f)} | "
+                             + ", ".join(f"{x['r2']:.2f}" for x in f.values()) + " | "
+                             + ", ".join(f"{eps_steps(r)[4]:.0f}" for r in rr) + " |"
+                             for b, f, rr in ((P.batch, fits, [main[s][1] for s in seed_list]),
+                                              (small_batch, fits_small, list(small.values()))))))
+
+r2_big, r2_small = np.median(r2s_of(fits)), np.median(r2s_of(fits_small))
+glue("batch_verdict", (f"the main batch's envelope fits are straighter than the quarter batch's (median $R^2$ "
+                       f"{r2_big:.2f} against {r2_small:.2f})") if r2_big > r2_small else
+     (f"the quarter batch's envelope fits are not less straight than the main batch's (median $R^2$ {r2_small:.2f} "
+      f"against {r2_big:.2f}), so at this profile the comparison does not show the effect seen in our pilots"),
+     display=False)
+
+# %% [markdown]
+# In this run {glue:text}`batch_verdict`. The ledger's claims 1b and 5 are read from the main runs only.
 #
 # ## Out-of-distribution in-context learning
 #
@@ -460,9 +525,9 @@ def ood_eval(model, dic, name: str, kw: dict, i: int) -> dict:
 ood = {name: {"model": [ood_eval(main[s][0], main[s][2], name, kw, i) for s in seed_list],
               "control": ood_eval(ctrl_model, ctrl_dic, name, kw, i),
               "linear": ood_eval(lin_model, lin_dic, name, kw, i)} for i, (name, kw) in enumerate(ood_sets)}
-in_dist = {"model": [evaluate_prompts(main[s][0], eval_sets(s, task, main[s][2])[0]) for s in seed_list],
-           "control": evaluate_prompts(ctrl_model, eval_sets(s0, task, ctrl_dic)[0]),
-           "linear": evaluate_prompts(lin_model, eval_sets(s0, task, lin_dic)[0])}
+in_dist = {"model": [evaluate_prompts(main[s][0], eval_sets(s, task, main[s][2], P.batch)[0]) for s in seed_list],
+           "control": evaluate_prompts(ctrl_model, eval_sets(s0, task, ctrl_dic, P.batch)[0]),
+           "linear": evaluate_prompts(lin_model, eval_sets(s0, task, lin_dic, P.batch)[0])}
 rows = []
 for name, r in [("in distribution", in_dist), *ood.items()]:
     errs = [x["err"] for x in r["model"]]
@@ -714,12 +779,12 @@ else:
 #   $W_{KQ}$ starts at a small positive multiple of the identity (see the side note).
 # - "Exponential convergence" is checked on the noiseless 0-1 error after the plateau, through its envelope
 #   $\max_{s \geq t}$ error$(s)$ (a bound on the error is a bound on its envelope), not on the raw jagged curve.
-#   In our runs (`ci` and `cpu`) neither this fit nor the steps-to-$\varepsilon$ law reached the ledger's
-#   $R^2 > 0.9$: the error does fall to the Bayes limit within a few hundred steps, but in a staircase (concepts are
-#   learned one after another, with SGD excursions), not along one clean exponential. Claims 1b and 5 are therefore
-#   not reproduced here unless the ledger below says otherwise. The descent is short (a few
-#   e-foldings before the test set's resolution), so the log-linear fit has few points; the plateau before it is not
-#   part of the exponential phase.
+#   The descent is short (a few e-foldings before the test set's resolution), so the log-linear fit has few points;
+#   the plateau before it is not part of the exponential phase. Claims 1b and 5 are `cpu`/`gpu` claims: at `ci`
+#   (batch 256, $K = 8$) the descent is still a noisy staircase.
+# - The batch is larger than the spec's suggested 64–256 at `cpu` and `gpu` (about 64 prompts per concept per step),
+#   because at 16 prompts per concept SGD's noise unlearns concepts and the exponential law does not show (the
+#   batch section above measures this in every run).
 # - "Switched semantic features" in the paper may mean a different shift; our *switched words* is a symmetry of our
 #   prompt model, our *switched labels* is a genuine shift.
 # - The efficiency comparison with the MSE and linear-attention variants is ours; the paper compares its rate with

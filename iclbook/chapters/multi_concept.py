@@ -26,13 +26,14 @@ PARAMS = ParamSpec(
         _p("m", int, 32, 64, 128, "MLP width m (ReLU neurons, read-out ±1/m)", low=2, high=65536),
         _p("sigma_xi", float, 0.02, 0.02, 0.02, "per-coordinate std σ_ξ of the word noise", low=0.0, high=1.0),
         _p("eta", float, 0.1, 0.1, 0.1, "label-flip probability η of the query (the Bayes error)", low=0.0, high=0.45),
-        _p("batch", int, 256, 256, 512, "fresh prompts per SGD step", low=1, high=65536),
+        _p("batch", int, 256, 1024, 4096, "fresh prompts per SGD step (cpu/gpu: ~64 per concept, so that SGD's noise "
+           "does not unlearn concepts; see the chapter)", low=1, high=65536),
         _p("lr", float, 1.0, 1.0, 1.0, "SGD step size (constant)", low=1e-5, high=100.0),
         _p("steps", int, 1000, 3000, 4000, "SGD steps of the main runs (the attention keeps sharpening after the error "
            "has converged)", low=10, high=10**7),
-        _p("variant_steps", int, 600, 1200, 4000, "SGD steps of the variants, controls and sweeps (error curves only)",
+        _p("variant_steps", int, 600, 800, 4000, "SGD steps of the variants, controls and sweeps (error curves only)",
            low=10, high=10**7),
-        _p("dense_until", int, 400, 1200, 2000, "evaluate every eval_every steps up to here, 5× sparser after",
+        _p("dense_until", int, 400, 800, 2000, "evaluate every eval_every steps up to here, 5× sparser after",
            low=0, high=10**7),
         _p("kq_init", float, 0.3, 0.3, 0.3, "W_KQ starts at kq_init·I", low=-10.0, high=10.0),
         _p("w_init", float, 1e-3, 1e-3, 1e-3, "std of the MLP first-layer weights at init", low=0.0, high=10.0),
