@@ -52,8 +52,19 @@ class OptimConfig:
     def make(self, params) -> torch.optim.Optimizer:
         if self.name == "sgd":
             return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        params = list(params)
         cls = torch.optim.AdamW if self.name == "adamw" else torch.optim.Adam
-        return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay, fused=fusable(params))
+
+
+def fusable(params) -> bool:
+    """Whether Adam's fused kernel applies: every tensor a float on the CPU or a CUDA device.
+
+    On a small model the optimiser's per-tensor loop is a large part of a step: fused Adam made the chapter-2
+    model's training step 1.2-1.3x faster on this CPU than the default (foreach) implementation
+    (benchmarks/train_throughput.py)."""
+    tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+    return bool(tensors) and all(t.is_floating_point() and t.device.type in ("cpu", "cuda") for t in tensors)
 
 
 def lr_factor(step: int, steps: int, cfg: OptimConfig) -> float:

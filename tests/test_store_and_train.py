@@ -199,3 +199,13 @@ def test_savefig_requires_labels_and_a_colorbar_label(tmp_path):
     with pytest.raises(ValueError, match="x and y labels"):
         savefig(fig, tmp_path, "noy")
     plt.close(fig)
+
+
+def test_adam_is_fused_only_where_the_kernel_applies():
+    from iclbook.train import fusable
+
+    w = torch.nn.Parameter(torch.zeros(3))
+    assert fusable([w]) and fusable([{"params": [w]}])
+    assert OptimConfig("adam").make([w]).defaults["fused"]
+    assert not fusable([torch.zeros(3, dtype=torch.long)])
+    assert not fusable([])
