@@ -480,9 +480,9 @@ display(Markdown("| batch | prompts per concept | rate per step (min–max over 
                                               (small_batch, fits_small, list(small.values()))))))
 
 r2_big, r2_small = np.median(r2s_of(fits)), np.median(r2s_of(fits_small))
-glue("batch_verdict", (f"the main batch's envelope fits are straighter than the quarter batch's (median $R^2$ "
+glue("batch_verdict", (f"the main batch's envelope fits are straighter than the quarter batch's (median R² "
                        f"{r2_big:.2f} against {r2_small:.2f})") if r2_big > r2_small else
-     (f"the quarter batch's envelope fits are not less straight than the main batch's (median $R^2$ {r2_small:.2f} "
+     (f"the quarter batch's envelope fits are not less straight than the main batch's (median R² {r2_small:.2f} "
       f"against {r2_big:.2f}), so at this profile the comparison does not show the effect seen in our pilots"),
      display=False)
 
