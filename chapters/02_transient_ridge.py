@@ -75,6 +75,7 @@ llc_draws = None
 llc_n = None
 llc_batch = None
 seed = None
+pool_seed = None  # the task sequence the pools are drawn from
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
@@ -461,8 +462,10 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 # Rerun with `seed` 1 (same pool, other initialisation and batches), the `cpu` profile again holds 13 of 16
 # claims, but not the same ones: the crossover at $M = 13$ (2c), the rise (2a) and the threshold hold again,
 # 1d now holds ($M = \infty$ 6.5% above ridge) and 2b now fails (1.11). 3b and 4c failed for both seeds. Claims
-# 1d and 2b sit close to their criteria at this scale, so one draw decides them. Each member's initialisation depends on which $M$ train beside it in the ensemble, so the
-# numbers of the ledger below come from a fresh draw, not from the pilot rows.
+# 1d and 2b sit close to their criteria at this scale, so one draw decides them. Each member's initialisation
+# depends on which $M$ train beside it in the ensemble, so the numbers of the ledger below come from a fresh draw,
+# not from the pilot rows. The pool is a parameter too: `-p pool_seed 1` (papermill: `pool_seed=1`) reruns the
+# chapter on another task sequence $t_1, t_2, \dots$, whose threshold may sit at another $M$.
 #
 # ## Claim ledger
 

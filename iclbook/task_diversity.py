@@ -58,7 +58,7 @@ class SweepConfig:
     @classmethod
     def from_params(cls, P) -> "SweepConfig":
         """The sweep of chapter 2's resolved parameters: its finite Ms plus M = ∞."""
-        names = [f for f in cls.__dataclass_fields__ if f not in ("Ms", "pool_seed")]
+        names = [f for f in cls.__dataclass_fields__ if f != "Ms"]
         return cls(Ms=tuple(P.Ms) + (math.inf,), **{f: getattr(P, f) for f in names})
 
     def task(self) -> RegressionTask:

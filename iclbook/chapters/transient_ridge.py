@@ -45,7 +45,9 @@ PARAMS = ParamSpec(
         _p("llc_draws", int, 100, 400, 1000, "SGLD draws per chain", low=1, high=10**6),
         _p("llc_n", int, 4096, 8192, 65536, "size n of each model's LLC data set", low=64, high=10**8),
         _p("llc_batch", int, 64, 64, 256, "SGLD minibatch", low=1, high=65536),
-        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=10**4),
+        _p("seed", int, 0, 0, 0, "base random seed (initialisation and batches)", low=0, high=10**4),
+        _p("pool_seed", int, 0, 0, 0, "seed of the task sequence t₁, t₂, … that every pool is a prefix of",
+           low=0, high=10**6),
     ),
     checks=(
         lambda v: None if v["n_embd"] % v["n_head"] == 0 else
