@@ -412,6 +412,11 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 # same minibatch, whose mean after burn-in is $\hat\lambda$. A flat trace after the dashed line means the chain has
 # settled; a trace that keeps climbing would mean that ε or γ is too small to hold the chain near $w^*$.
 #
+# In our `cpu` runs the dMMSE-side LLCs did not rise monotonically with $M$: $M = 4$ came out above $M = 8$ and
+# above ridge's (183 against 144 and 146), so the crossing of claim 4c fell at $M = 4$, well below the transient's
+# $M = 13$. This is not sampling noise. With twice the chains and twice the draws (`-p llc_chains 8 -p llc_draws
+# 800`, same trained models) the values were 182, 146 and 148.
+#
 # ## Where this chapter differs from the papers
 #
 # - **Scale.** The papers use $D = 8$, $K = 16$ and 150k–500k steps; the `ci` and `cpu` profiles use $D = 4$,
