@@ -462,10 +462,6 @@ ch.savefig(fig, "batch_noise")
 plt.show()
 
 
-def r2s_of(f: dict) -> list[float]:
-    return [x["r2"] for x in f.values()]
-
-
 def _rates(f: dict) -> str:
     v = [x["rate"] for x in f.values()]
     return f"{min(v):.4f}–{max(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}"
@@ -479,7 +475,7 @@ display(Markdown("| batch | prompts per concept | rate per step (min–max over 
                              for b, f, rr in ((P.batch, fits, [main[s][1] for s in seed_list]),
                                               (small_batch, fits_small, list(small.values()))))))
 
-r2_big, r2_small = np.median(r2s_of(fits)), np.median(r2s_of(fits_small))
+r2_big, r2_small = np.median(r2s), np.median([x["r2"] for x in fits_small.values()])
 glue("batch_verdict", (f"the main batch's envelope fits are straighter than the quarter batch's (median R² "
                        f"{r2_big:.2f} against {r2_small:.2f})") if r2_big > r2_small else
      (f"the quarter batch's envelope fits are not less straight than the main batch's (median R² {r2_small:.2f} "
