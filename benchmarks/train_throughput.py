@@ -132,7 +132,6 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
     peaks = {t: matmul_peak(t) for t in args.threads}
     print("fp32 matmul peak (2048³): " + ", ".join(f"{t} thread(s) {p / 1e9:.0f} GFLOP/s" for t, p in peaks.items()))
-    rows = []
     for b in CONFIGS:
         _, _, width, length = get_format(b.tokens)
         T, d_in = length(b.K), width(b.D)
@@ -157,8 +156,6 @@ def main() -> None:
                 s_ours = steps_per_s(step_ours, args.seconds)
                 s_plain = steps_per_s(step_plain, args.seconds)
                 s_ref = steps_per_s(step_ref, args.seconds) if step_ref else float("nan")
-                rows.append((b.name, t, compiled, s_ours, s_ref, s_ours / s_ref, flops * s_ours / peaks[t],
-                             os.getloadavg()[0]))
                 print(f"{b.name:32s} threads={t} compile={'yes' if compiled else 'no ':3s} iclbook {s_ours:7.1f} "
                       f"steps/s (with torch's default Adam {s_plain:7.1f})  HF-GPT2 ref {s_ref:7.1f} steps/s  "
                       f"ratio {s_ours / s_ref:5.2f}× (model alone {s_plain / s_ref:4.2f}×)  "

@@ -366,8 +366,9 @@ ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", d_amd.mean(), above(0.0
 # SGD steps (one per demonstration), for the trained model, averaged over episodes and seeds.
 
 # %%
-g = {tag: np.stack([R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in seed_list]).mean(0)
-     for tag in ("gd", "lc")}  # (K, L)
+g_seed = {tag: np.stack([R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in seed_list])
+          for tag in ("gd", "lc")}  # (seeds, K, L)
+g = {tag: v.mean(0) for tag, v in g_seed.items()}  # (K, L)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 norm = LogNorm(vmin=min(v.min() for v in g.values()), vmax=max(v.max() for v in g.values()))
 for ax, tag in zip(axes, ("gd", "lc")):
@@ -383,8 +384,7 @@ ch.savefig(fig, "grad_norm_heatmap")
 plt.show()
 
 ratio = {tag: float(g[tag][:, 0].mean() / g[tag][:, -1].mean()) for tag in g}
-seed_ratio = {tag: [float(x[:, 0].mean() / x[:, -1].mean()) for x in
-                    (R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in seed_list)] for tag in g}
+seed_ratio = {tag: [float(x[:, 0].mean() / x[:, -1].mean()) for x in g_seed[tag]] for tag in g}
 profile = {tag: g[tag].mean(0) / g[tag][:, -1].mean() for tag in g}  # (L,): each layer relative to the top one
 glue("ratio_gd", f"{ratio['gd']:.2f}", display=False)
 glue("ratio_lc", f"{ratio['lc']:.2f}", display=False)

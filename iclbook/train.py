@@ -61,8 +61,8 @@ def fusable(params) -> bool:
     """Whether Adam's fused kernel applies: every tensor a float on the CPU or a CUDA device.
 
     On a small model the optimiser's per-tensor loop is a large part of a step: fused Adam made the chapter-2
-    model's training step 1.2-1.3x faster on this CPU than the default (foreach) implementation
-    (benchmarks/train_throughput.py)."""
+    model's training step 1.04-1.26x faster on this CPU than the default (foreach) implementation, depending on
+    threads and run (benchmarks/train_throughput.py)."""
     tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
     return bool(tensors) and all(t.is_floating_point() and t.device.type in ("cpu", "cuda") for t in tensors)
 
