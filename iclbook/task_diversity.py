@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from . import baselines
-from .analysis.llc import LLCResult, SGLDConfig, estimate_llc
+from .analysis.llc import LLCResult, SGLDConfig, SGLDDiverged, estimate_llc
 from .models.gpt import GPT, GPTConfig
 from .models.regression_tokens import get_format
 from .runtime import generator
@@ -230,7 +230,12 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
                 def batch_loss(m: GPT, idx: Tensor) -> Tensor:
                     return ((read(m(make(x[:, idx], y[:, idx]))) - y[:, idx]) ** 2).mean((1, 2))
 
-                res = estimate_llc(model, batch_loss, n, sgld)
+                try:
+                    res = estimate_llc(model, batch_loss, n, sgld)
+                except SGLDDiverged as err:  # name the M and the chapter's parameters, not ensemble indices
+                    Ms = ", ".join(m_label(group[e]) for e in err.members)
+                    raise SGLDDiverged(err.members, f"the LLC's SGLD chains diverged for M = {Ms} at llc_eps = "
+                                       f"{sgld.eps:g}: lower llc_eps or raise llc_gamma (the same for every M)") from err
                 cached = {"llc_chains": torch.from_numpy(res.llc_chains), "loss_trace": torch.from_numpy(res.loss_trace),
                           "init_trace": torch.from_numpy(res.init_trace), "burn_in": res.burn_in}
                 run.save("llc.pt", cached)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from iclbook.analysis.llc import SGLDConfig, chain_seed, estimate_llc
+from iclbook.analysis.llc import SGLDConfig, SGLDDiverged, chain_seed, estimate_llc
 
 
 class Linear(nn.Module):
@@ -102,3 +102,13 @@ def test_invalid_config_fails():
         SGLDConfig(eps=0.0)
     with pytest.raises(ValueError):
         SGLDConfig(chains=0)
+
+
+def test_divergence_names_the_member_and_restores_the_weights():
+    """A too-large step for member 1 only (its loss is 10⁶× steeper): the error names member 1, and w* is restored."""
+    model = Linear(torch.ones(1, 2), E=3)
+    scale = torch.tensor([1.0, 1e6, 1.0])
+    with pytest.raises(SGLDDiverged, match=r"member\(s\) \[1\]") as err:
+        estimate_llc(model, lambda m, idx: 0.5 * scale * (m.w ** 2).sum(1), 100, SGLDConfig(chains=1, draws=50))
+    assert err.value.members == [1]
+    assert torch.equal(model.w.detach(), torch.ones(3, 2))

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from iclbook.analysis.llc import SGLDConfig
@@ -37,6 +38,8 @@ def test_sweep_batched_and_sequential_evaluate_every_member(tmp_path):
     assert np.allclose(again["4"].evals["ood"], runs["4"].evals["ood"])
     llc = sweep_llc(CFG, runs, Store(tmp_path / "llc"), SGLDConfig(chains=2, burn_in=2, draws=3, batch_size=4), n=16)
     assert set(llc) == set(runs) and all(v["trace"].shape == (2, 5) for v in llc.values())
+    with pytest.raises(FloatingPointError, match=r"for M = 1 at llc_eps = 1e\+06"):  # names M, not a member index
+        sweep_llc(CFG, runs, Store(tmp_path / "llc2"), SGLDConfig(eps=1e6, chains=1, burn_in=2, draws=30), n=16)
 
 
 def test_training_seeds_stay_below_evaluation_seeds():

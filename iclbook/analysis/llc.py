@@ -43,6 +43,14 @@ class SGLDConfig:
             raise ValueError(f"invalid SGLDConfig {self}")
 
 
+class SGLDDiverged(FloatingPointError):
+    """A chain's loss went non-finite; ``members`` are the ensemble members whose chains did."""
+
+    def __init__(self, members: list[int], message: str) -> None:
+        super().__init__(message)
+        self.members = members
+
+
 def chain_seed(seed: int, chain: int) -> int:
     """The seed of chain ``chain`` of an estimate with base ``seed``: distinct for every (seed, chain) pair."""
     if not 0 <= chain < _CHAIN_STRIDE:
@@ -112,7 +120,9 @@ def estimate_llc(model: nn.Module, batch_loss: Callable[[nn.Module, Tensor], Ten
     L = torch.stack(losses).double().cpu().numpy()  # (C, steps, E)
     I = torch.stack(inits).double().cpu().numpy()
     if not np.isfinite(L).all():
-        raise FloatingPointError("an SGLD chain diverged (non-finite loss): lower eps or raise gamma")
+        bad = [int(e) for e in np.flatnonzero(~np.isfinite(L).all(axis=(0, 1)))]
+        raise SGLDDiverged(bad, f"an SGLD chain diverged (non-finite loss) for ensemble member(s) {bad} at "
+                                f"eps = {cfg.eps:g}: lower eps or raise gamma")
     llc_chains = cfg.nbeta * (L[:, cfg.burn_in:] - I[:, cfg.burn_in:]).mean(1)
     return LLCResult(llc_chains, L, I, cfg.burn_in)
 
