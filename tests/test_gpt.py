@@ -143,3 +143,22 @@ def test_token_layouts():
     assert predictions_interleaved(out).tolist() == [0, 2] and predictions_pairs(out[:2]).tolist() == [0, 1]
     with pytest.raises(ValueError, match="interleaved"):
         get_format("single")
+
+
+def test_token_embedding_gradient_is_bitwise_reproducible_with_two_threads():
+    """With 2 threads, wte[e, token] (index_put_ accumulation) gave a different wte gradient from call to call,
+    which made chapter 3's pretraining differ from run to run; the embedding must sum in a fixed order."""
+    cfg = small(d_in=None, d_out=None, vocab_size=39, n_embd=64, block_size=64, tie_embeddings=True, n_models=1)
+    model = GPT(cfg, generator=torch.Generator().manual_seed(0))
+    x = torch.randint(39, (1, 32, 60), generator=torch.Generator().manual_seed(1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(20):
+            model.zero_grad()
+            model(x).square().mean().backward()
+            grads.append(model.wte.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(grads[0], g) for g in grads[1:])

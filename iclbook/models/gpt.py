@@ -210,7 +210,11 @@ class GPT(nn.Module):
         if inputs.shape[0] != E:
             raise ValueError(f"inputs must have a leading ensemble axis of size n_models={E}, got {tuple(inputs.shape)}")
         if self.cfg.vocab_size is not None:
-            h = self.wte[torch.arange(E, device=inputs.device).view(E, 1, 1), inputs]
+            # F.embedding on the flattened (E·V, C) table: advanced indexing wte[e, token] would accumulate its
+            # gradient with index_put_, whose order (and so the rounding) varies from run to run with 2+ CPU threads
+            V = self.cfg.vocab_size
+            rows = inputs + V * torch.arange(E, device=inputs.device).view(E, 1, 1)
+            h = F.embedding(rows, self.wte.reshape(E * V, -1))
         else:
             h = self.read_in(inputs)
         T = h.shape[2]
