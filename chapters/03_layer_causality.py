@@ -379,7 +379,7 @@ glue("depth_verdict", (f"the deepest random model comes within 0.05 of the train
 # %% [markdown]
 # Random-weight SimAOU by depth: {glue:text}`depth_probe` layers; {glue:text}`depth_verdict`.
 # {glue:text}`depth_gain`. In our `cpu` run the random model's
-# SimAOU rose steadily with depth, from +0.02 at three layers to +0.10 at 24 (six seeds; the paper's trained 1.3B
+# SimAOU rose steadily with depth, from about +0.02 at three layers to +0.10 at 24 (six seeds; the paper's trained 1.3B
 # model scores 0.10), without any training. Depth alone thus moves untrained models toward the similarity the paper
 # measured, which is its point; at our width it did not reach our trained three-layer model's 0.14, and claim 3a,
 # which compares controls of the trained model's own depth, does not see it.
@@ -505,11 +505,13 @@ if P.n_families > 1:
 # layers (5a: {glue:text}`claim5a_status`; 5b: {glue:text}`claim5b_status`). In our `cpu` runs the controls reached
 # the trained model's *normalised* SimAOU_norm but not its SimAOU, the LCGD − GD differences changed sign from seed to
 # seed (so with three seeds 4a and 4b held in some runs and failed in others), and GD's lowest-layer gradient was on
-# average larger, not smaller, than the top layer's (2.55 and 1.21 times in two three-seed runs that differed only in
-# floating-point rounding; per seed from 0.47 to 4.4). The `cpu` profile therefore averages six seeds, not the
-# spec's three: with six, LCGD − GD was positive on average in both SimAOU (+0.051, four seeds of six positive) and
-# SimAM_Δ (+0.132, all six positive), while the gradient ratio of claim 5a stayed above 1 (1.36; below 1 for three
-# seeds of six). Read 4a as a tendency, not a rule, at this scale.
+# average larger, not smaller, than the top layer's (2.55 and 1.21 times in two three-seed runs; per seed from 0.47
+# to 4.4). Those two runs differed only in rounding: with two CPU threads the token embedding's gradient was summed
+# in an order that varied from run to run (since fixed), and that alone was enough to move these claims. The `cpu`
+# profile therefore averages six seeds, not the spec's three. In two six-seed runs (before that fix), LCGD − GD was
+# positive on average in SimAOU (+0.051 and +0.081, with four seeds of six positive each time) and in SimAM_Δ
+# (+0.132 and +0.073), while the gradient ratio of claim 5a stayed above 1 (1.36 and 1.97). Read 4a and 4b as
+# tendencies, not rules, at this scale.
 #
 # For claims 4 and 5, depth is not what is missing, as far as a CPU can test it (for claim 3a, see the depth probe
 # above). We ran the `cpu` profile with six layers instead of
