@@ -378,9 +378,8 @@ glue("depth_verdict", (f"the deepest random model comes within 0.05 of the train
 
 # %% [markdown]
 # Random-weight SimAOU by depth: {glue:text}`depth_probe` layers; {glue:text}`depth_verdict`.
-# {glue:text}`depth_gain`. In our `cpu` run the random model's
-# SimAOU rose steadily with depth, from about +0.02 at three layers to +0.10 at 24 (six seeds; the paper's trained 1.3B
-# model scores 0.10), without any training. Depth alone thus moves untrained models toward the similarity the paper
+# {glue:text}`depth_gain`. In our `cpu` run the random model's SimAOU rose steadily with depth, from about +0.02 at
+# three layers to +0.10 at 24 (six seeds; the paper's trained 1.3B model scores 0.10), without any training. Depth alone thus moves untrained models toward the similarity the paper
 # measured, which is its point; at our width it did not reach our trained three-layer model's 0.14, and claim 3a,
 # which compares controls of the trained model's own depth, does not see it.
 #
