@@ -351,8 +351,9 @@ def depth_control(depth: int, s: int) -> dict:
 
 
 depths = sorted(P.control_depths)
-probe = np.array([[float(depth_control(d, s)["sim_aou"]) for s in seed_list] for d in depths])  # (depths, seeds)
-probe_gain = np.array([[float(depth_control(d, s)["icl_gain"]) for s in seed_list] for d in depths])
+probe_runs = [[depth_control(d, s) for s in seed_list] for d in depths]  # each (depth, seed) loaded once
+probe = np.array([[float(r["sim_aou"]) for r in row] for row in probe_runs])  # (depths, seeds)
+probe_gain = np.array([[float(r["icl_gain"]) for r in row] for row in probe_runs])
 fig, ax = plt.subplots(figsize=(6, 3.8))
 ax.errorbar(depths, probe.mean(1), yerr=probe.std(1) if len(seed_list) > 1 else None, marker="o", capsize=3,
             label="random weights")
