@@ -225,15 +225,12 @@ def run_compare(kind: str, s: int, family: int) -> dict:
     config = {"chapter": "03", "model": cfg.__dict__, "task": task.__dict__, "steps": P.steps, "batch": P.batch,
               "lr": P.lr, "seed": s, "kind": kind, "family": family, "episodes": P.episodes,
               "lr_grid": list(P.lr_grid)}
-    run = ch.store.run("ch03-compare", config)
-    with run.lock():
-        out = run.load("result.pt")
-        if out is None:
-            ep = task.sample(P.episodes, generator(TEST_SEED + 97 * s + family, dev), family=family)
-            out = compare(control(kind, s), ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
-            out["family"] = torch.full((P.episodes,), family)
-            run.save("result.pt", out)
-    return out
+
+    def compute() -> dict:
+        ep = task.sample(P.episodes, generator(TEST_SEED + 97 * s + family, dev), family=family)
+        out = compare(control(kind, s), ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
+        return {**out, "family": torch.full((P.episodes,), family)}
+    return ch.store.run("ch03-compare", config).cached("result.pt", compute)
 
 
 def merge(rs: list[dict]) -> dict:
@@ -337,17 +334,14 @@ def depth_control(depth: int, s: int) -> dict:
     cfg_d = dataclasses.replace(cfg, n_layer=depth)
     config = {"chapter": "03", "model": cfg_d.__dict__, "task": task.__dict__, "seed": s,
               "episodes": P.depth_episodes, "lr_grid": list(P.lr_grid)}
-    run = ch.store.run("ch03-depth-control", config)
-    with run.lock():
-        out = run.load("result.pt")
-        if out is None:
-            m = GPT(cfg_d, generator=torch.Generator().manual_seed(s + 7)).to(dev).eval()
-            ep = task.sample(P.depth_episodes, generator(TEST_SEED + 97 * s + 31, dev))
-            r = compare(m, ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
-            out = {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
-                   "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
-            run.save("result.pt", out)
-    return out
+
+    def compute() -> dict:
+        m = GPT(cfg_d, generator=torch.Generator().manual_seed(s + 7)).to(dev).eval()
+        ep = task.sample(P.depth_episodes, generator(TEST_SEED + 97 * s + 31, dev))
+        r = compare(m, ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
+        return {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
+                "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
+    return ch.store.run("ch03-depth-control", config).cached("result.pt", compute)
 
 
 depths = sorted(P.control_depths)

@@ -16,7 +16,7 @@ import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -86,6 +86,16 @@ class Run:
             warnings.warn(f"iclbook store: corrupt entry {path} ({err}); it will be recomputed", stacklevel=2)
             path.unlink(missing_ok=True)
             return None
+
+    def cached(self, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``name`` from this run if stored, else ``compute()`` saved under it; under the lock, so two processes
+        asking for the same entry compute it once."""
+        with self.lock():
+            out = self.load(name)
+            if out is None:
+                out = compute()
+                self.save(name, out)
+        return out
 
     def delete(self, name: str) -> None:
         (self.dir / name).unlink(missing_ok=True)

@@ -219,26 +219,24 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
         group = [runs[k].M for k in keys]
         device = next(model.parameters()).device
         run = store.run("ch02-llc", {**cfg.plain(), "group": [_m_str(M) for M in group], "sgld": asdict(sgld), "n": n})
-        with run.lock():
-            cached = run.load("llc.pt")
-            if cached is None:
-                x, y, _ = cfg.task().sample_ensemble(group, n, generator(LLC_SEED + cfg.seed, device), device)
-                make, read, _, _ = get_format(cfg.tokens)
-                idx_member = [runs[k].member for k in keys]
-                assert idx_member == list(range(len(keys)))
 
-                def batch_loss(m: GPT, idx: Tensor) -> Tensor:
-                    return ((read(m(make(x[:, idx], y[:, idx]))) - y[:, idx]) ** 2).mean((1, 2))
+        def compute() -> dict:  # called at once, inside this iteration
+            x, y, _ = cfg.task().sample_ensemble(group, n, generator(LLC_SEED + cfg.seed, device), device)
+            make, read, _, _ = get_format(cfg.tokens)
+            assert [runs[k].member for k in keys] == list(range(len(keys)))
 
-                try:
-                    res = estimate_llc(model, batch_loss, n, sgld)
-                except SGLDDiverged as err:  # name the M and the chapter's parameters, not ensemble indices
-                    Ms = ", ".join(m_label(group[e]) for e in err.members)
-                    raise SGLDDiverged(err.members, f"the LLC's SGLD chains diverged for M = {Ms} at llc_eps = "
-                                       f"{sgld.eps:g}: lower llc_eps or raise llc_gamma (the same for every M)") from err
-                cached = {"llc_chains": torch.from_numpy(res.llc_chains), "loss_trace": torch.from_numpy(res.loss_trace),
-                          "init_trace": torch.from_numpy(res.init_trace), "burn_in": res.burn_in}
-                run.save("llc.pt", cached)
+            def batch_loss(m: GPT, idx: Tensor) -> Tensor:
+                return ((read(m(make(x[:, idx], y[:, idx]))) - y[:, idx]) ** 2).mean((1, 2))
+
+            try:
+                res = estimate_llc(model, batch_loss, n, sgld)
+            except SGLDDiverged as err:  # name the M and the chapter's parameters, not ensemble indices
+                Ms = ", ".join(m_label(group[e]) for e in err.members)
+                raise SGLDDiverged(err.members, f"the LLC's SGLD chains diverged for M = {Ms} at llc_eps = "
+                                   f"{sgld.eps:g}: lower llc_eps or raise llc_gamma (the same for every M)") from err
+            return {"llc_chains": torch.from_numpy(res.llc_chains), "loss_trace": torch.from_numpy(res.loss_trace),
+                    "init_trace": torch.from_numpy(res.init_trace), "burn_in": res.burn_in}
+        cached = run.cached("llc.pt", compute)
         res = LLCResult(cached["llc_chains"].numpy(), cached["loss_trace"].numpy(), cached["init_trace"].numpy(),
                         int(cached["burn_in"]))
         for e, key in enumerate(keys):

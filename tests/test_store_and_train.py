@@ -209,3 +209,20 @@ def test_adam_is_fused_only_where_the_kernel_applies():
     assert OptimConfig("adam").make([w]).defaults["fused"]
     assert not fusable([torch.zeros(3, dtype=torch.long)])
     assert not fusable([])
+
+
+def test_cached_computes_once_then_reads_the_store(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(3)}
+
+    run = Store(tmp_path).run("toy-cached", {"a": 1})
+    first = run.cached("out.pt", compute)
+    again = Store(tmp_path).run("toy-cached", {"a": 1}).cached("out.pt", compute)
+    assert len(calls) == 1 and torch.equal(first["x"], again["x"])
+    (run.dir / "out.pt").write_bytes(b"garbage")  # a corrupt entry is recomputed
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert torch.equal(run.cached("out.pt", compute)["x"], torch.arange(3))
+    assert len(calls) == 2
