@@ -16,13 +16,15 @@ import time
 
 import torch
 
+from iclbook import rng
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from iclbook.models.gpt import GPT  # noqa: E402
 from iclbook.task_diversity import SweepConfig, make_loss  # noqa: E402
 
 
 def ms_per_step(cfg: SweepConfig, group: list, steps: int) -> float:
-    model = GPT(cfg.gpt(len(group)), generator=torch.Generator().manual_seed(0))
+    model = GPT(cfg.gpt(len(group)), generator=rng.generator("test", 0))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loss_fn = make_loss(cfg, group, torch.device("cpu"))
     for i in range(steps + 10):

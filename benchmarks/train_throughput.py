@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 
 import torch
+
+from iclbook import rng
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -73,11 +75,11 @@ def make_step(model: nn.Module, b: Bench, ensemble_axis: bool, trainer_adam: boo
     torch's default Adam, as Garg et al.'s code uses."""
     make, read, width, length = get_format(b.tokens)
     task = RegressionTask(d=b.D, K=b.K, sigma2=0.125)
-    x, y, _ = task.sample(b.batch, torch.Generator().manual_seed(0), "cpu", tasks="fresh")
+    x, y, _ = task.sample(b.batch, rng.generator("test", 0), "cpu", tasks="fresh")
     tok = make(x, y)
     if ensemble_axis:
         tok, y = tok[None], y[None]
-    opt = OptimConfig("adam", lr=1e-3).make(model.parameters()) if trainer_adam else \
+    opt = OptimConfig("adam", lr=1e-3).make(model) if trainer_adam else \
         torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():

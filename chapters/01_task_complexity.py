@@ -40,7 +40,7 @@ from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.models.linear_attention import pretrain_sgd_sweep
 from iclbook.models.regression_tokens import get_format
 from iclbook.notebook import open_chapter
-from iclbook.runtime import generator
+from iclbook import rng
 from iclbook.tasks.regression import RegressionTask
 from iclbook.tasks.spectra import SPECTRA, effective_dim, spectrum
 from iclbook.train import OptimConfig, checkpoint_steps, train
@@ -69,7 +69,7 @@ seed = None
 P = ch.resolve(globals())
 display(Markdown(ch.describe()))
 H = torch.ones(P.d, dtype=torch.float64)  # the main setting: isotropic x
-seed_list = [P.seed * 1000 + s for s in range(P.seeds)]
+seed_list = rng.member_seeds(P.seed, P.seeds)
 
 # %% [markdown]
 # ## The setting
@@ -100,7 +100,7 @@ seed_list = [P.seed * 1000 + s for s in range(P.seeds)]
 # %%
 def mc_risk(Gamma: torch.Tensor, task: RegressionTask, n: int, n_mc: int, seed: int) -> tuple[float, float]:
     """Monte Carlo risk of ŷ = xᵀΓ(Xᵀy/n) on n_mc fresh prompts: (mean, standard error)."""
-    x, y, _ = task.sample(n_mc, generator(seed, "cpu"), "cpu", tasks="fresh", K=n + 1, dtype=torch.float64)
+    x, y, _ = task.sample(n_mc, rng.generator("mc", seed, n), "cpu", tasks="fresh", K=n + 1, dtype=torch.float64)
     h = torch.einsum("bkd,bk->bd", x[:, :-1], y[:, :-1]) / n
     err = (torch.einsum("bi,ij,bj->b", x[:, -1], Gamma, h) - y[:, -1]) ** 2
     return float(err.mean()), float(err.std() / math.sqrt(n_mc))
@@ -110,11 +110,11 @@ rows, rel_errors = [], []
 for name in SPECTRA:
     lam = spectrum(name, P.d)
     task = RegressionTask(d=P.d, K=P.N, sigma2=P.sigma2, psi2=P.psi2, H=lam)
-    G_rand = torch.randn(P.d, P.d, generator=torch.Generator().manual_seed(P.seed), dtype=torch.float64) / P.d
+    G_rand = torch.randn(P.d, P.d, generator=rng.generator("noise", P.seed, 0), dtype=torch.float64) / P.d
     for label, G in [("0", torch.zeros(P.d, P.d)), ("Γ*", cf.gamma_star(lam, P.N, P.sigma2, P.psi2)),
                      ("random", G_rand)]:
         exact = float(cf.risk(G, lam, P.N, P.sigma2, P.psi2))
-        mc, se = mc_risk(G.double(), task, P.N, P.mc_samples, seed=P.seed + 17)
+        mc, se = mc_risk(G.double(), task, P.N, P.mc_samples, seed=P.seed)
         rel_errors.append(abs(mc - exact) / exact)
         rows.append(f"| {name} | {label} | {exact:.4f} | {mc:.4f} ± {se:.4f} | {rel_errors[-1]:.2%} |")
 display(Markdown("| spectrum | Γ | formula | Monte Carlo ± s.e. | rel. error |\n|---|---|---|---|---|\n"
@@ -313,17 +313,17 @@ K = P.N + 1
 to_tokens, to_predictions, width, length = get_format(P.gpt_tokens)
 glue("gpt_tokens", P.gpt_tokens, display=False)
 gpt_cfg = GPTConfig(n_layer=P.gpt_layers, n_embd=P.gpt_width, n_head=2, block_size=length(K), d_in=width(P.d), d_out=1)
-model = GPT(gpt_cfg, generator=torch.Generator().manual_seed(P.seed)).to(ch.device)
+model = GPT(gpt_cfg, generator=rng.generator("init", P.seed)).to(ch.device)
 gpt_task = RegressionTask(d=P.d, K=K, sigma2=P.sigma2, psi2=P.psi2)
 
 
 def gpt_loss(m, step):
-    x, y, _ = gpt_task.sample(P.gpt_batch, generator(P.seed * 7919 + step + 1, ch.device))
+    x, y, _ = gpt_task.sample(P.gpt_batch, rng.generator("batch", P.seed, step, device=ch.device))
     pred = to_predictions(m(to_tokens(x, y)[None]))[0]
     return ((pred - y) ** 2).mean()
 
 
-x_ev, y_ev, _ = gpt_task.sample(1024, generator(10**9 + P.seed, ch.device))  # evaluation seed ≠ training seeds
+x_ev, y_ev, _ = gpt_task.sample(1024, rng.generator("eval", P.seed, 0, device=ch.device))
 ridge_ev = baselines.ridge_predictions(x_ev, y_ev, P.sigma2 / P.psi2)
 
 

@@ -41,7 +41,7 @@ from iclbook.claims import above, below, near
 from iclbook.finetune import lm_loss
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.notebook import open_chapter
-from iclbook.runtime import generator
+from iclbook import rng
 from iclbook.tasks.label_mapping import LabelMappingTask
 from iclbook.train import OptimConfig, checkpoint_steps, train
 
@@ -74,7 +74,7 @@ seed = None
 P = ch.resolve(globals())
 display(Markdown(ch.describe()))
 dev = ch.device
-seed_list = [P.seed * 1000 + s for s in range(P.seeds)]
+seed_list = rng.member_seeds(P.seed, P.seeds)
 
 # %% [markdown]
 # ## The metrics, and a normalisation artefact
@@ -97,11 +97,11 @@ seed_list = [P.seed * 1000 + s for s in range(P.seeds)]
 # $\mathrm{SimAOU}_{\rm norm} = 1/4$ in high dimension, while $\mathrm{SimAOU} \approx 0$.
 
 # %%
-icl_n, zs_n, ft_n = us.noise_updates(4000, 256, 3.0, generator(P.seed + 11, "cpu"))
+icl_n, zs_n, ft_n = us.noise_updates(4000, 256, 3.0, rng.generator("noise", P.seed, 11))
 noise = {
     "SimAOU_norm": us.sim_aou_norm(icl_n, zs_n, ft_n).mean().item(),
     "SimAOU": us.sim_aou(icl_n, zs_n, ft_n).mean().item(),
-    "random baseline": us.random_baseline(icl_n, zs_n, generator(P.seed + 12, "cpu")).mean().item(),
+    "random baseline": us.random_baseline(icl_n, zs_n, rng.generator("noise", P.seed, 12)).mean().item(),
 }
 display(Markdown("| pure-noise updates, d = 256, 4000 draws | measured | closed form |\n|---|---|---|\n"
                  f"| SimAOU_norm | {noise['SimAOU_norm']:.4f} | {us.expected_sim_aou_norm(3.0):.4f} |\n"
@@ -131,9 +131,7 @@ task = LabelMappingTask(n_classes=P.n_classes, tokens_per_class=P.tokens_per_cla
 cfg = GPTConfig(n_layer=P.n_layer, n_embd=P.n_embd, n_head=P.n_head, block_size=task.seq_len() + 1,
                 vocab_size=task.vocab_size, tie_embeddings=True)
 label_pos, label_tok = task.label_positions(), task.label_tokens.to(dev)
-EVAL_SEED, TEST_SEED = 10**9, 2 * 10**9  # evaluation and test episodes never share a generator seed with training
-assert P.steps * (max(seed_list) + 1) * 7919 < EVAL_SEED
-ev = task.sample(1024, generator(EVAL_SEED + P.seed, dev))
+ev = task.sample(1024, rng.generator("eval", P.seed, 0, device=dev))  # streams that training never uses
 
 
 def acc_by_demos(m: GPT, ep) -> torch.Tensor:
@@ -143,10 +141,10 @@ def acc_by_demos(m: GPT, ep) -> torch.Tensor:
 
 
 def pretrain(s: int) -> tuple[GPT, object]:
-    model = GPT(cfg, generator=torch.Generator().manual_seed(s)).to(dev)
+    model = GPT(cfg, generator=rng.generator("init", s)).to(dev)
 
     def loss_fn(m, step):
-        x = task.sample(P.batch, generator(s * 7919 + step + 1, dev)).train_tokens()[None]
+        x = task.sample(P.batch, rng.generator("batch", s, step, device=dev)).train_tokens()[None]
         return lm_loss(m(x), x).sum()
 
     config = {"chapter": "03", "model": cfg.__dict__, "task": task.__dict__, "steps": P.steps, "batch": P.batch,
@@ -212,7 +210,7 @@ def control(kind: str, s: int) -> GPT:
     """The trained model, or one of the paper's two untrained controls built from it."""
     if kind == "trained":
         return trained[s]
-    m = GPT(cfg, generator=torch.Generator().manual_seed(s + 7)).to(dev).eval()
+    m = GPT(cfg, generator=rng.generator("control", s)).to(dev).eval()
     if kind == "emb":
         keep = {k: v for k, v in trained[s].state_dict().items()
                 if k in ("wte", "wpe") or k.startswith("ln_f") or ".ln_" in k}
@@ -227,8 +225,8 @@ def run_compare(kind: str, s: int, family: int) -> dict:
               "lr_grid": list(P.lr_grid)}
 
     def compute() -> dict:
-        ep = task.sample(P.episodes, generator(TEST_SEED + 97 * s + family, dev), family=family)
-        out = compare(control(kind, s), ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
+        ep = task.sample(P.episodes, rng.generator("eval", s, 100 + family, device=dev), family=family)
+        out = compare(control(kind, s), ep, list(P.lr_grid), P.chunk, rand_gen=rng.generator("noise", s, 3))
         return {**out, "family": torch.full((P.episodes,), family)}
     return ch.store.run("ch03-compare", config).cached("result.pt", compute)
 
@@ -336,9 +334,9 @@ def depth_control(depth: int, s: int) -> dict:
               "episodes": P.depth_episodes, "lr_grid": list(P.lr_grid)}
 
     def compute() -> dict:
-        m = GPT(cfg_d, generator=torch.Generator().manual_seed(s + 7)).to(dev).eval()
-        ep = task.sample(P.depth_episodes, generator(TEST_SEED + 97 * s + 31, dev))
-        r = compare(m, ep, list(P.lr_grid), P.chunk, rand_gen=generator(s + 3, "cpu"))
+        m = GPT(cfg_d, generator=rng.generator("control", s)).to(dev).eval()
+        ep = task.sample(P.depth_episodes, rng.generator("eval", s, 99, device=dev))
+        r = compare(m, ep, list(P.lr_grid), P.chunk, rand_gen=rng.generator("noise", s, 3))
         return {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
                 "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
     return ch.store.run("ch03-depth-control", config).cached("result.pt", compute)

@@ -37,7 +37,7 @@ from iclbook.analysis.modular import PHASES, accuracy_by_shot, phase, ratio_matc
 from iclbook.claims import above, below, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
-from iclbook.runtime import generator
+from iclbook import rng
 from iclbook.sweep import train_sweep
 from iclbook.tasks.modular import EVAL_SETS, ModularTask, z_logits_targets
 from iclbook.train import OptimConfig, checkpoint_steps
@@ -71,7 +71,6 @@ seed = None
 P = ch.resolve(globals())
 display(Markdown(ch.describe()))
 dev = ch.device
-EVAL_SEED = 10**9  # evaluation sets use seeds ≥ 10⁹; training batches use seed · 1 000 003 + step < 10⁹
 CHANCE = 1 / P.p
 glue("tau", f"{P.tau:g}", display=False)
 glue("p", str(P.p), display=False)
@@ -96,7 +95,7 @@ glue("n_tasks", str(P.p**2), display=False)
 
 # %%
 demo = ModularTask(P.p, P.n_ids[-1], P.alphas[-1], P.n_ex, seed=P.seed)
-toks = demo.train_batch(1, generator(EVAL_SEED - 1, "cpu"))[0].view(-1, 3)
+toks = demo.train_batch(1, rng.generator("eval", P.seed, 0))[0].view(-1, 3)
 a, b = next((a, b) for a, b in demo.id_tasks.tolist() if all((a * x + b * y) % P.p == z for x, y, z in toks.tolist()))
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.6, 1, 1]})
 show = toks[: min(6, P.n_ex)]
@@ -148,15 +147,15 @@ optim = OptimConfig("adamw", P.lr, (0.9, 0.98), P.weight_decay, schedule="warmup
                     final_lr_frac=0.1)
 ckpts = checkpoint_steps(P.steps, n_linear=P.n_ckpt, n_log=0)
 grid = [(n, al) for al in P.alphas for n in P.n_ids]
-grid_tasks = [ModularTask(P.p, n, al, P.n_ex, seed=P.seed * 1000 + i, device=dev) for i, (n, al) in enumerate(grid)]
-grid_seeds = [P.seed * 1000 + i for i in range(len(grid))]
+grid_seeds = rng.member_seeds(P.seed, len(grid))  # member i's tasks, initialisation, batches and evaluation sets
+grid_tasks = [ModularTask(P.p, n, al, P.n_ex, seed=s, device=dev) for s, (n, al) in zip(grid_seeds, grid)]
 
 
 def sweep(tasks, seeds, layers, desc):
     """Train one model per task at the given depth (same recipe as the grid)."""
     cfg = dict(model_cfg, n_layer=layers)
     return train_sweep(tasks, cfg, optim, P.steps, P.batch, seeds, ch.store, P.group or len(tasks), ckpts,
-                       P.n_eval, dev, EVAL_SEED, desc=desc)
+                       P.n_eval, dev, desc=desc)
 
 
 members = sweep(grid_tasks, grid_seeds, P.n_layer, f"depth {P.n_layer} grid")
@@ -269,11 +268,11 @@ ch.ledger.add("2", f"At the same n_i.d., depth {P.control_layers} fails o.o.d. w
 # model that inferred the task exactly would be perfect from the third example on.
 
 # %%
-shots_sets = {w: torch.stack([best.task.eval_batch(w, 4 * P.n_eval, generator(EVAL_SEED + 500 + j, dev))])
+shots_sets = {w: torch.stack([best.task.eval_batch(w, 4 * P.n_eval, rng.generator("eval", best.task.seed, 10 + j, device=dev))])
               for j, w in enumerate(("id_train", "ood_train"))}
 by_shot = {w: accuracy_by_shot(best.model, t)[0].cpu().numpy() for w, t in shots_sets.items()}
 by_shot_low = accuracy_by_shot(low.model, torch.stack([low.task.eval_batch(
-    "ood_train", 4 * P.n_eval, generator(EVAL_SEED + 600, dev))]))[0].cpu().numpy()
+    "ood_train", 4 * P.n_eval, rng.generator("eval", low.task.seed, 12, device=dev))]))[0].cpu().numpy()
 k = np.arange(P.n_ex)
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
 ax.plot(k, by_shot["ood_train"], "o-", label=f"o.o.d. tasks, n_i.d. = {best.task.n_id}")

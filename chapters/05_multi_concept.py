@@ -37,10 +37,10 @@ from iclbook.analysis.concept_probes import (
     evaluate_prompts, feature_products, fit_exponential_rate, log_eps_slope, mlp_summary, steps_to_eps, suffix_max,
 )
 from iclbook.claims import above, below
-from iclbook.models.concept import ConceptModelConfig, ConceptTransformer, concept_loss, train_concept, train_seed
+from iclbook.models.concept import ConceptModelConfig, ConceptTransformer, concept_loss, train_concept
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
-from iclbook.runtime import generator
+from iclbook import rng
 from iclbook.tasks.concepts import ConceptBatch, ConceptTask, bayes_error, make_dictionary, sample, skewed_probs
 
 ch = open_chapter("05", globals())
@@ -74,11 +74,9 @@ seed = None
 P = ch.resolve(globals())
 display(Markdown(ch.describe()))
 dev = ch.device
-EVAL_SEED = 10**9  # evaluation sets use seeds >= 10⁹; training batches use train_seed(seed, step) < 10⁹
-assert train_seed(P.seed + P.seeds + 10, max(P.steps, P.variant_steps)) < EVAL_SEED
 EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])  # targets of the clean error for the efficiency law
 RESOLUTION = max(3.0 / P.n_test, 1e-3)  # errors below this are not resolved by the test set
-seed_list = [P.seed * 1000 + s for s in range(P.seeds)]
+seed_list = rng.member_seeds(P.seed, P.seeds)  # each run's dictionary, init, batches, test set
 
 
 def make_task(**over) -> ConceptTask:
@@ -119,8 +117,8 @@ def model_cfg(**over) -> ConceptModelConfig:
 
 # %%
 task = make_task()
-dic0 = make_dictionary(task, generator(seed_list[0], dev))
-ex = sample(task, dic0, 1, generator(EVAL_SEED - 1, dev))
+dic0 = make_dictionary(task, rng.generator("tasks", seed_list[0], device=dev))
+ex = sample(task, dic0, 1, rng.generator("eval", P.seed, 0, device=dev))
 words = torch.cat([ex.demos[0] - dic0.label(ex.task.expand(task.L), ex.demo_labels[0]), ex.query]).cpu()
 coef_sign = (words @ dic0.v.T.cpu()) / task.v_norm**2  # signed activation σ_j of each concept (± 1 or 0)
 
@@ -190,14 +188,11 @@ def checkpoints(n_steps: int) -> list[int]:
                   | set(range(0, n_steps + 1, 5 * P.eval_every)) | {n_steps})
 
 
-probe_gen_seed = EVAL_SEED + 7
-
-
 def eval_sets(seed: int, task: ConceptTask, dic, batch: int) -> tuple[ConceptBatch, ConceptBatch]:
-    """A held-out test set (evaluation seed) and a train set (the run's own first training batches)."""
-    test = sample(task, dic, P.n_test, generator(EVAL_SEED + seed, dev), combos="train")
+    """A held-out test set (an evaluation stream) and a train set (the run's own first training batches)."""
+    test = sample(task, dic, P.n_test, rng.generator("eval", seed, 1, device=dev), combos="train")
     n_b = max(1, min(P.n_test // 4, 1024) // batch)
-    train = ConceptBatch.cat([sample(task, dic, batch, generator(train_seed(seed, t), dev), combos="train")
+    train = ConceptBatch.cat([sample(task, dic, batch, rng.generator("batch", seed, t, device=dev), combos="train")
                               for t in range(n_b)])
     return test, train
 
@@ -209,7 +204,7 @@ def make_evaluate(seed: int, task: ConceptTask, dic, loss: str, batch: int, prob
         out = {f"test_{k}": v for k, v in evaluate_prompts(model, test, loss).items()}
         out.update({f"train_{k}": v for k, v in evaluate_prompts(model, train, loss).items()})
         if probes:
-            out.update(feature_products(model, dic, task.sigma_xi, generator(probe_gen_seed, dev)))
+            out.update(feature_products(model, dic, task.sigma_xi, rng.generator("eval", seed, 7, device=dev)))
             out.update(mlp_summary(model, dic))
         return out
 
@@ -227,7 +222,7 @@ def run(seed: int, task: ConceptTask | None = None, loss: str = "logistic", lr: 
     lr = P.lr if lr is None else lr
     batch = P.batch if batch is None else batch
     cfg = model_cfg(**model_over)
-    dic = make_dictionary(task, generator(seed, dev))
+    dic = make_dictionary(task, rng.generator("tasks", seed, device=dev))
     config = {"chapter": "05", "task": vars(task), "model": vars(cfg), "steps": n_steps, "lr": lr,
               "batch": batch, "loss": loss, "seed": seed, "n_test": P.n_test, "checkpoints": checkpoints(n_steps),
               "probes": probes, "eval_version": 1, "device": dev.type}
@@ -514,7 +509,7 @@ ood_sets = [(f"L = {Lq}", dict(L=Lq)) for Lq in P.L_test] + [
 
 
 def ood_eval(model, dic, name: str, kw: dict, i: int) -> dict:
-    b = sample(task, dic, P.n_test, generator(EVAL_SEED + 100 + i, dev), **kw)
+    b = sample(task, dic, P.n_test, rng.generator("eval", P.seed, 100 + i, device=dev), **kw)
     return evaluate_prompts(model, b)
 
 
@@ -607,8 +602,8 @@ glue("ctrl_min", f"{ctrl_min:.2f}", display=False)
 
 # %%
 def first_grad_norm(loss: str) -> float:
-    m = ConceptTransformer(model_cfg(), gen=generator(2000 + s0, dev))
-    b = sample(task, dic0, P.batch, generator(train_seed(s0, 0), dev), combos="train")
+    m = ConceptTransformer(model_cfg(), gen=rng.generator("init", s0, device=dev))
+    b = sample(task, dic0, P.batch, rng.generator("batch", s0, 0, device=dev), combos="train")
     concept_loss(m(b.demos, b.query), b.y, loss).backward()
     return float(torch.sqrt(sum((p.grad**2).sum() for p in m.parameters())))
 

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import Tensor
 
+from . import rng
+
 f64 = torch.float64
 
 
@@ -69,7 +71,7 @@ def suggested_gamma0(H: Tensor, N: int, sigma2: float, psi2: float) -> float:
 def _mc_designs(H: Tensor, n: int, n_mc: int, seed: int) -> Tensor:
     """n_mc context matrices X (n_mc, n, d) with rows ~ N(0, H), from a fixed CPU seed."""
     H = as_H(H)
-    g = torch.Generator().manual_seed(seed)
+    g = rng.generator("mc", seed, n)
     z = torch.randn(n_mc, n, H.shape[0], generator=g, dtype=f64)
     return z @ torch.linalg.cholesky(H).T
 

@@ -1,4 +1,4 @@
-"""Where and how computations run: device, seeded generators, CPU threads.
+"""Where and how computations run: device and CPU threads (random streams: ``iclbook.rng``).
 
 Chosen once per process, so that no other module calls ``.cuda()`` or guesses a device.
 """
@@ -34,12 +34,6 @@ def set_threads(n: int | None = None) -> int:
     n = max(1, min(n, os.cpu_count() or 1))
     torch.set_num_threads(n)
     return n
-
-
-def generator(seed: int, dev: torch.device | str | None = None) -> torch.Generator:
-    """A torch generator on ``dev`` so that batches are sampled where they are used."""
-    dev = torch.device(dev) if dev is not None else device()
-    return torch.Generator(device=dev).manual_seed(seed)
 
 
 def fast_matmul(dev: torch.device) -> None:

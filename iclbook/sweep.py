@@ -13,7 +13,7 @@ import torch
 
 from .analysis.modular import accuracy_by_shot, z_loss
 from .models.gpt import GPT, GPTConfig
-from .runtime import generator
+from . import rng
 from .store import Store
 from .tasks.modular import EVAL_SETS, ModularTask
 from .train import OptimConfig, TrainResult, train
@@ -35,17 +35,16 @@ class Member:
         return {k: float(self.result.evals[-1][k]) for k in EVAL_SETS}
 
 
-def eval_sets(tasks: list[ModularTask], n: int, seed: int, device) -> dict[str, torch.Tensor]:
-    """Fixed evaluation tokens per set, (E, n, 3·n_ex), drawn with seeds that training never uses."""
-    out = {}
-    for j, w in enumerate(EVAL_SETS):
-        out[w] = torch.stack([t.eval_batch(w, n, generator(seed + 97 * i + j, device)) for i, t in enumerate(tasks)])
-    return out
+def eval_sets(tasks: list[ModularTask], n: int, device) -> dict[str, torch.Tensor]:
+    """Fixed evaluation tokens per set, (E, n, 3·n_ex): set j of a task comes from the stream ("eval", task seed, j),
+    which no training batch uses."""
+    return {w: torch.stack([t.eval_batch(w, n, rng.generator("eval", t.seed, j, device=device)) for t in tasks])
+            for j, w in enumerate(EVAL_SETS)}
 
 
 def train_sweep(tasks: list[ModularTask], model_cfg: dict, optim: OptimConfig, steps: int, batch: int,
                 seeds: list[int], store: Store, group: int, checkpoints: list[int], n_eval: int,
-                device, eval_seed: int = 10**9, desc: str = "grid") -> list[Member]:
+                device, desc: str = "grid") -> list[Member]:
     """Train one decoder per task (``seeds[i]`` initialises member i and draws its batches) and return the members.
 
     ``model_cfg`` holds the GPTConfig fields other than vocab_size, block_size and n_models.
@@ -65,12 +64,12 @@ def train_sweep(tasks: list[ModularTask], model_cfg: dict, optim: OptimConfig, s
         model = GPT(cfg).to(device)
         with torch.no_grad():  # member i's init depends on its own seed only
             for i, s in enumerate(part_seeds):
-                single = GPT(GPTConfig(**model_cfg, vocab_size=p, block_size=3 * n_ex), torch.Generator().manual_seed(s))
+                single = GPT(GPTConfig(**model_cfg, vocab_size=p, block_size=3 * n_ex), rng.generator("init", s))
                 model.load_member(i, single.state_dict())
-        ev = eval_sets(part, n_eval, eval_seed, device)
+        ev = eval_sets(part, n_eval, device)
 
         def loss_fn(m, step, part=part, part_seeds=part_seeds):
-            toks = torch.stack([t.train_batch(batch, generator(s * 1_000_003 + step, device))
+            toks = torch.stack([t.train_batch(batch, rng.generator("batch", s, step, device=device))
                                 for t, s in zip(part, part_seeds)])
             return z_loss(m, toks)
 
@@ -78,8 +77,8 @@ def train_sweep(tasks: list[ModularTask], model_cfg: dict, optim: OptimConfig, s
             return {w: accuracy_by_shot(m, toks)[:, -1].tolist() for w, toks in ev.items()}
 
         config = {"kind": "modular-sweep", "model": model_cfg, "optim": asdict(optim), "steps": steps, "batch": batch,
-                  "n_eval": n_eval, "eval_seed": eval_seed, "seeds": part_seeds,
-                  "tasks": [dict(p=t.p, n_id=t.n_id, alpha=t.alpha, n_ex=t.n_ex, seed=t.seed) for t in part]}
+                  "n_eval": n_eval, "seeds": part_seeds,
+                  "tasks": [dict(p=t.p, n_id=t.n_id, alpha=t.alpha, n_ex=t.n_ex, seed=t.seed, rule=t.rule) for t in part]}
         label = ", ".join(f"n={t.n_id} α={t.alpha:g}" for t in part) if E <= 2 else f"{E} points"
         res = train(model, loss_fn, steps, optim, run=store.run("ch04-sweep", config), checkpoints=checkpoints,
                     evaluate=evaluate, desc=f"{desc}: {label}")

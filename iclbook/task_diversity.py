@@ -17,17 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import baselines
+from . import baselines, rng
 from .analysis.llc import LLCResult, SGLDConfig, SGLDDiverged, estimate_llc
 from .models.gpt import GPT, GPTConfig
 from .models.regression_tokens import get_format
-from .runtime import generator
 from .store import Store
 from .tasks.regression import RegressionTask, _is_inf
 from .train import OptimConfig, TrainResult, checkpoint_steps, train
 
-EVAL_SEED = 10**9  # evaluation and probe sets use seeds from here on; training seeds stay below (checked)
-LLC_SEED = 2 * 10**9
 
 
 @dataclass(frozen=True)
@@ -109,8 +106,8 @@ class ProbeSets:
 def make_probes(cfg: SweepConfig, device) -> ProbeSets:
     """The OOD set, the t₁ probe set, the ID sets and both baselines on them, all from evaluation-only seeds."""
     task = cfg.task()
-    x, y, _ = task.sample_fresh(cfg.n_eval, generator(EVAL_SEED + cfg.seed, device), device)
-    gp = generator(EVAL_SEED + cfg.seed + 1, device)
+    x, y, _ = task.sample_fresh(cfg.n_eval, rng.generator("eval", cfg.seed, 0, device=device), device)
+    gp = rng.generator("eval", cfg.seed, 1, device=device)
     xp = torch.randn(cfg.n_probe, cfg.K, cfg.D, generator=gp, device=device)
     t1 = task.pool(1, device=device)[0]
     yp = xp @ t1 + torch.randn(cfg.n_probe, cfg.K, generator=gp, device=device) * math.sqrt(cfg.sigma2)
@@ -125,7 +122,7 @@ def make_probes(cfg: SweepConfig, device) -> ProbeSets:
             pool = task.pool(int(M), device=device)
             P.dmmse_ood[key] = baselines.dmmse_predictions(x, y, pool, cfg.sigma2)
             P.dmmse_probe[key] = baselines.dmmse_predictions(xp, yp, pool, cfg.sigma2)
-            xi, yi, _ = task.sample_ensemble([M], cfg.n_eval, generator(EVAL_SEED + cfg.seed + 10 + i, device), device)
+            xi, yi, _ = task.sample_ensemble([M], cfg.n_eval, rng.generator("eval", cfg.seed, 10 + i, device=device), device)
             P.id_sets[key] = (xi[0], yi[0])
     return P
 
@@ -165,9 +162,7 @@ def make_loss(cfg: SweepConfig, group: list, device):
     make, read, _, _ = get_format(cfg.tokens)
 
     def loss_fn(model: GPT, step: int) -> Tensor:
-        seed = cfg.seed * 7919 + step + 1
-        assert seed < EVAL_SEED, "training seeds must stay below the evaluation seeds"
-        x, y, _ = task.sample_ensemble(group, cfg.batch, generator(seed, device), device)
+        x, y, _ = task.sample_ensemble(group, cfg.batch, rng.generator("batch", cfg.seed, step, device=device), device)
         return ((read(model(make(x, y))) - y) ** 2).mean((1, 2))
     return loss_fn
 
@@ -191,7 +186,7 @@ def train_sweep(cfg: SweepConfig, store: Store, device, P: ProbeSets, batched: b
     out = {}
     for group in groups:
         E = len(group)
-        model = GPT(cfg.gpt(E), generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        model = GPT(cfg.gpt(E), generator=rng.generator("init", cfg.seed)).to(device)
         run = store.run("ch02-sweep", {**cfg.plain(), "group": [_m_str(M) for M in group]})
         opt = OptimConfig("adam", lr=cfg.lr, schedule=cfg.schedule, warmup=cfg.warmup)
         res: TrainResult = train(model, make_loss(cfg, group, device), cfg.steps, opt, run=run,
@@ -221,7 +216,7 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
         run = store.run("ch02-llc", {**cfg.plain(), "group": [_m_str(M) for M in group], "sgld": asdict(sgld), "n": n})
 
         def compute() -> dict:  # called at once, inside this iteration
-            x, y, _ = cfg.task().sample_ensemble(group, n, generator(LLC_SEED + cfg.seed, device), device)
+            x, y, _ = cfg.task().sample_ensemble(group, n, rng.generator("eval", cfg.seed, 2, device=device), device)
             make, read, _, _ = get_format(cfg.tokens)
             assert [runs[k].member for k in keys] == list(range(len(keys)))
 

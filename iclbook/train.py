@@ -49,12 +49,38 @@ class OptimConfig:
         if not self.lr > 0:
             raise ValueError(f"lr {self.lr!r}: must be > 0")
 
-    def make(self, params) -> torch.optim.Optimizer:
+    def make(self, model: nn.Module) -> torch.optim.Optimizer:
+        """The optimiser over ``model``'s parameters, weight decay by role (see ``decay_groups``)."""
+        params = decay_groups(model, self.weight_decay)
         if self.name == "sgd":
-            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
-        params = list(params)
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
         cls = torch.optim.AdamW if self.name == "adamw" else torch.optim.Adam
-        return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay, fused=fusable(params))
+        return cls(params, lr=self.lr, betas=self.betas, fused=fusable(params))
+
+
+def decays(module: nn.Module, name: str) -> bool:
+    """Whether parameter ``name`` of ``module`` (its owner) is decayed: weight matrices and embeddings are, biases and
+    normalisation gains are not (the nanoGPT / Hugging Face rule).
+
+    Decided by role, not by shape: with the ensemble axis a LayerNorm gain is (E, C) and a linear bias (E, 1, n), so
+    "decay only tensors of two or more dimensions" would decay both. Decaying the gains kept chapter 4's models on
+    the ln p plateau (../shared/pilots/modular_pilot.py)."""
+    is_norm = isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)) or getattr(module, "is_norm", False)
+    return not (is_norm or name.endswith("bias"))
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Parameter groups ``[{params: decayed, weight_decay}, {params: the rest, weight_decay: 0}]`` (empty ones left
+    out), every parameter exactly once, in the model's order."""
+    decay, keep, seen = [], [], set()
+    for mod in model.modules():
+        for name, p in mod.named_parameters(recurse=False):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            (decay if decays(mod, name) else keep).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 def fusable(params) -> bool:
@@ -156,7 +182,7 @@ def _train(model, loss_fn, steps, optim, run, checkpoints, evaluate, desc, stop_
     from tqdm import tqdm  # the text bar: it works in terminals and notebooks alike, without ipywidgets
 
     device = next(model.parameters()).device
-    opt = optim.make(model.parameters())
+    opt = optim.make(model)
     losses: torch.Tensor | None = None
     evals: list[dict[str, Any]] = []
     start, resumed_from = 0, None
@@ -238,4 +264,4 @@ def _nan_guard(losses: torch.Tensor, step: int, window: int) -> None:
         )
 
 
-__all__ = ["OptimConfig", "TrainResult", "train", "lr_factor", "checkpoint_steps", "progress_enabled"]
+__all__ = ["OptimConfig", "decay_groups", "decays", "TrainResult", "train", "lr_factor", "checkpoint_steps", "progress_enabled"]

@@ -2,6 +2,8 @@ import math
 
 import torch
 
+from iclbook import rng
+
 from iclbook import closed_forms as cf
 from iclbook.tasks import RegressionTask
 
@@ -29,13 +31,13 @@ def test_optimal_risk_reference_values_and_two_forms_agree():
 def test_gamma_star_minimises_risk():
     H, s2, p2 = H_DECAY, 1.0, 1.0
     G = cf.gamma_star(H, N, s2, p2)
-    g = torch.Generator().manual_seed(0)
+    g = rng.generator("test", 0)
     pert = 1e-2 * torch.randn(20, D, D, generator=g, dtype=torch.float64)
     assert torch.all(cf.risk(G + pert, H, N, s2, p2) > cf.risk(G, H, N, s2, p2))
 
 
 def test_risk_batched_over_leading_dims():
-    G = torch.randn(3, 2, D, D, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    G = torch.randn(3, 2, D, D, dtype=torch.float64, generator=rng.generator("test", 1))
     r = cf.risk(G, H_DECAY, N, 1.0, 1.0)
     assert r.shape == (3, 2)
     assert abs(float(r[1, 0]) - float(cf.risk(G[1, 0], H_DECAY, N, 1.0, 1.0))) < 1e-12
@@ -60,9 +62,9 @@ def test_tuned_ridge_is_bayes_ridge():
 def test_risk_formula_matches_monte_carlo():
     H = torch.tensor([2.0, 1.0, 0.5, 0.25], dtype=torch.float64)
     s2, p2, n = 0.5, 0.7, 6
-    G = 0.2 * torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    G = 0.2 * torch.randn(4, 4, dtype=torch.float64, generator=rng.generator("test", 2))
     task = RegressionTask(d=4, K=n + 1, sigma2=s2, psi2=p2, H=H)
-    x, y, _ = task.sample(200_000, torch.Generator().manual_seed(3), dtype=torch.float64)
+    x, y, _ = task.sample(200_000, rng.generator("test", 3), dtype=torch.float64)
     h = torch.einsum("bkd,bk->bd", x[:, :-1], y[:, :-1]) / n
     err = (torch.einsum("bi,ij,bj->b", x[:, -1], G, h) - y[:, -1]) ** 2
     mc, se = err.mean().item(), err.std().item() / math.sqrt(err.numel())
@@ -72,7 +74,7 @@ def test_risk_formula_matches_monte_carlo():
 def test_h_tilde_is_second_moment_of_h():
     H = torch.tensor([1.5, 0.5, 0.2], dtype=torch.float64)
     task = RegressionTask(d=3, K=5, sigma2=0.3, psi2=2.0, H=H)
-    x, y, _ = task.sample(200_000, torch.Generator().manual_seed(4), dtype=torch.float64)
+    x, y, _ = task.sample(200_000, rng.generator("test", 4), dtype=torch.float64)
     h = torch.einsum("bkd,bk->bd", x, y) / 5
     emp = h.T @ h / h.shape[0]
     Ht = cf.H_tilde(H, 5, 0.3, 2.0)

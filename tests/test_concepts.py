@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from iclbook import rng
+
 from iclbook.analysis.concept_probes import (
     correct_attention, feature_products, fit_exponential_rate, log_eps_slope, steps_to_eps, suffix_max,
 )
@@ -19,7 +21,7 @@ CPU = torch.device("cpu")
 
 
 def gen(seed: int) -> torch.Generator:
-    return torch.Generator(device=CPU).manual_seed(seed)
+    return rng.generator("test", seed, device=CPU)
 
 
 @pytest.fixture(scope="module")

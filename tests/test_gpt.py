@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from iclbook import rng
+
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.models.regression_tokens import get_format, interleave, pairs, predictions_interleaved, predictions_pairs
 
@@ -22,7 +24,7 @@ CONFIGS = {
 
 
 def inputs_for(cfg, E, B=4, T=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = rng.generator("test", seed)
     if cfg.vocab_size is not None:
         return torch.randint(cfg.vocab_size, (E, B, T), generator=g)
     return torch.randn(E, B, T, cfg.d_in, generator=g)
@@ -31,7 +33,7 @@ def inputs_for(cfg, E, B=4, T=10, seed=0):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_shapes_and_internals_agree_with_fast_path(name):
     cfg = CONFIGS[name]
-    m = GPT(cfg, generator=torch.Generator().manual_seed(0))
+    m = GPT(cfg, generator=rng.generator("test", 0))
     x = inputs_for(cfg, 3)
     out = m(x)
     assert out.shape == (3, 4, 10, cfg.d_out)
@@ -53,7 +55,7 @@ def test_shapes_and_internals_agree_with_fast_path(name):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_ensemble_member_equals_single_model(name):
     cfg = CONFIGS[name]
-    ens = GPT(cfg, generator=torch.Generator().manual_seed(1))
+    ens = GPT(cfg, generator=rng.generator("test", 1))
     x = inputs_for(cfg, 3, seed=2)
     out = ens(x)
     for e in range(3):
@@ -65,7 +67,7 @@ def test_ensemble_member_equals_single_model(name):
 
 def test_ensemble_training_is_independent():
     cfg = small(n_models=2)
-    ens = GPT(cfg, generator=torch.Generator().manual_seed(3))
+    ens = GPT(cfg, generator=rng.generator("test", 3))
     x = inputs_for(cfg, 2)
     target = torch.randn(2, 4, 10, 1)
     loss = ((ens(x) - target) ** 2).mean(dim=(1, 2, 3))
@@ -75,7 +77,7 @@ def test_ensemble_training_is_independent():
 
 def test_init_scales_and_load_member():
     cfg = small(n_layer=4, n_embd=64, n_head=4, n_models=2)
-    m = GPT(cfg, generator=torch.Generator().manual_seed(0))
+    m = GPT(cfg, generator=rng.generator("test", 0))
     assert abs(m.blocks[0].attn.c_attn.weight.std().item() - 0.02) < 2e-3
     assert abs(m.blocks[0].mlp.c_proj.weight.std().item() - 0.02 / 8 ** 0.5) < 1e-3
     assert torch.all(m.blocks[0].ln_1.weight == 1)
@@ -88,7 +90,7 @@ def test_init_scales_and_load_member():
 
 def test_rope_attention_depends_on_relative_position_only():
     cfg = small(n_layer=1, d_in=None, d_out=None, vocab_size=5, pos="rope", n_models=1)
-    m = GPT(cfg, generator=torch.Generator().manual_seed(0))
+    m = GPT(cfg, generator=rng.generator("test", 0))
     tok = torch.tensor([[[1, 2, 3, 4]]])
     _, a = m(tok, return_internals=True)
     _, b = m(torch.cat([torch.tensor([[[0, 0]]]), tok], -1), return_internals=True)
@@ -119,8 +121,8 @@ def test_token_formats_are_causal_for_labels(fmt):
     tokens, preds, width, length = get_format(fmt)
     D, K = 3, 5
     cfg = GPTConfig(n_layer=2, n_embd=16, n_head=2, block_size=length(K), d_in=width(D), d_out=1)
-    m = GPT(cfg, generator=torch.Generator().manual_seed(0))
-    g = torch.Generator().manual_seed(1)
+    m = GPT(cfg, generator=rng.generator("test", 0))
+    g = rng.generator("test", 1)
     x, y = torch.randn(1, 4, K, D, generator=g), torch.randn(1, 4, K, generator=g)
     assert tokens(x, y).shape == (1, 4, length(K), width(D))
     base = preds(m(tokens(x, y)))
@@ -149,8 +151,8 @@ def test_token_embedding_gradient_is_bitwise_reproducible_with_two_threads():
     """With 2 threads, wte[e, token] (index_put_ accumulation) gave a different wte gradient from call to call,
     which made chapter 3's pretraining differ from run to run; the embedding must sum in a fixed order."""
     cfg = small(d_in=None, d_out=None, vocab_size=39, n_embd=64, block_size=64, tie_embeddings=True, n_models=1)
-    model = GPT(cfg, generator=torch.Generator().manual_seed(0))
-    x = torch.randint(39, (1, 32, 60), generator=torch.Generator().manual_seed(1))
+    model = GPT(cfg, generator=rng.generator("test", 0))
+    x = torch.randint(39, (1, 32, 60), generator=rng.generator("test", 1))
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -4,6 +4,8 @@ import math
 import pytest
 import torch
 
+from iclbook import rng
+
 from iclbook.analysis import update_similarity as us
 from iclbook.finetune import finetune_kv, kv_mask, layer_causal_losses, lm_loss, record_last_position, replicate
 from iclbook.models.gpt import GPT, GPTConfig
@@ -13,7 +15,7 @@ torch.set_num_threads(1)
 
 
 def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+    return rng.generator("test", seed)
 
 
 # ---- task ---------------------------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ Each model is an ensemble of E identical replicas (the estimator handles per-mem
 import numpy as np
 import pytest
 import torch
+
+from iclbook import rng
 from torch import nn
 
-from iclbook.analysis.llc import SGLDConfig, SGLDDiverged, chain_seed, estimate_llc
+from iclbook.analysis.llc import SGLDConfig, SGLDDiverged, estimate_llc
 
 
 class Linear(nn.Module):
@@ -50,18 +52,11 @@ def mse_half(model, x, y):
     return 0.5 * ((y[:, None] - model.pred(x)) ** 2).mean(0)
 
 
-def test_chain_seeds_do_not_overlap():
-    seeds = {chain_seed(s, c) for s in range(5) for c in range(100)}
-    assert len(seeds) == 500
-    with pytest.raises(ValueError):
-        chain_seed(0, -1)
-
-
 def test_regular_linear_regression_has_llc_d_over_2():
-    torch.manual_seed(0)
+    g = rng.generator("test", 0)
     d, n, E = 4, 20_000, 16
-    x = torch.randn(n, d, dtype=torch.float64)
-    y = x @ torch.randn(d, dtype=torch.float64) + torch.randn(n, dtype=torch.float64)
+    x = torch.randn(n, d, dtype=torch.float64, generator=g)
+    y = x @ torch.randn(d, dtype=torch.float64, generator=g) + torch.randn(n, dtype=torch.float64, generator=g)
     w_hat = torch.linalg.lstsq(x, y[:, None]).solution[:, 0]  # w*: the empirical minimum
     model = Linear(w_hat, E)
     cfg = SGLDConfig(eps=1e-4, gamma=1.0, nbeta=1000.0, chains=2, burn_in=100, draws=400, batch_size=2048, seed=1)
@@ -72,10 +67,10 @@ def test_regular_linear_regression_has_llc_d_over_2():
 
 
 def test_minimally_singular_product_has_llc_one_half():
-    torch.manual_seed(1)
+    g = rng.generator("test", 1)
     n, E = 200, 64
-    x = torch.randn(n, 1, dtype=torch.float64)
-    y = 1.0 * x[:, 0] + torch.randn(n, dtype=torch.float64)
+    x = torch.randn(n, 1, dtype=torch.float64, generator=g)
+    y = 1.0 * x[:, 0] + torch.randn(n, dtype=torch.float64, generator=g)
     c_hat = float((x[:, 0] @ y) / (x[:, 0] @ x[:, 0]))
     model = Product(torch.tensor([c_hat**0.5, c_hat**0.5], dtype=torch.float64), E)
     cfg = SGLDConfig(eps=4e-5, gamma=1.0, nbeta=1000.0, chains=2, burn_in=200, draws=800, batch_size=1, seed=2)
@@ -85,11 +80,11 @@ def test_minimally_singular_product_has_llc_one_half():
 
 
 def test_degenerate_square_has_llc_one_quarter():
-    torch.manual_seed(2)
+    g = rng.generator("test", 2)
     n, E = 200, 128
-    x = torch.randn(n // 2, 1, dtype=torch.float64)
+    x = torch.randn(n // 2, 1, dtype=torch.float64, generator=g)
     x = torch.cat([x, -x])  # antithetic pairs: Σ x·y = 0, so w* = 0 is exactly the minimum and ℓ_n − ℓ_n(0) ∝ w⁴
-    y = torch.randn(n // 2, dtype=torch.float64).repeat(2)
+    y = torch.randn(n // 2, dtype=torch.float64, generator=g).repeat(2)
     model = Square(torch.zeros(1, dtype=torch.float64), E)
     cfg = SGLDConfig(eps=1e-4, gamma=0.1, nbeta=10_000.0, chains=2, burn_in=300, draws=1200, batch_size=1, seed=3)
     res = estimate_llc(model, lambda m, idx: mse_half(m, x, y), n, cfg)

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+from iclbook import rng
+
 from iclbook.analysis.modular import accuracy_by_shot, phase, ratio_matching, z_loss
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.tasks.modular import (
@@ -11,7 +13,7 @@ from iclbook.tasks.modular import (
 
 
 def g(seed=0):
-    return torch.Generator().manual_seed(seed)
+    return rng.generator("test", seed)
 
 
 @pytest.mark.parametrize("p,m", [(7, 1), (7, 8), (11, 20), (29, 64)])

@@ -3,6 +3,8 @@ import math
 import pytest
 import torch
 
+from iclbook import rng
+
 from iclbook.tasks import RegressionTask
 
 torch.set_num_threads(1)
@@ -13,7 +15,7 @@ def dist_to_pool(beta, pool):
 
 
 def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+    return rng.generator("test", seed)
 
 
 def test_shapes_and_determinism():

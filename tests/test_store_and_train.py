@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+
+from iclbook import rng
 from torch import nn
 
 from iclbook.store import Store, config_key
@@ -18,13 +20,17 @@ CONFIG = {"task": "toy-regression", "d": 5, "steps": 60, "seed": 3}
 
 
 def make_model(seed=0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))
+    g = rng.generator("test", seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return model
 
 
 def loss_fn(model, step):
     """A batch is a pure function of (seed, step): resuming at any step sees the same data."""
-    g = torch.Generator().manual_seed(1000 + step)
+    g = rng.generator("batch", 0, step)
     x = torch.randn(32, 5, generator=g)
     y = x.sum(-1, keepdim=True).sin()
     return ((model(x) - y) ** 2).mean()
@@ -166,7 +172,7 @@ def test_ensemble_losses_and_evaluations():
     models = nn.Linear(5, 3)
 
     def ens_loss(model, step):
-        g = torch.Generator().manual_seed(step)
+        g = rng.generator("test", step)
         x = torch.randn(16, 5, generator=g)
         return ((model(x) - 1.0) ** 2).mean(0)  # one loss per "member"
 
@@ -206,7 +212,7 @@ def test_adam_is_fused_only_where_the_kernel_applies():
 
     w = torch.nn.Parameter(torch.zeros(3))
     assert fusable([w]) and fusable([{"params": [w]}])
-    assert OptimConfig("adam").make([w]).defaults["fused"]
+    assert OptimConfig("adam").make(torch.nn.Linear(2, 2)).defaults["fused"]
     assert not fusable([torch.zeros(3, dtype=torch.long)])
     assert not fusable([])
 
@@ -226,3 +232,30 @@ def test_cached_computes_once_then_reads_the_store(tmp_path):
     with pytest.warns(UserWarning, match="corrupt"):
         assert torch.equal(run.cached("out.pt", compute)["x"], torch.arange(3))
     assert len(calls) == 2
+
+
+def test_weight_decay_by_role_spares_biases_and_norm_gains():
+    """With zero gradients one AdamW step shrinks exactly the decayed tensors, by the factor 1 − lr·wd."""
+    from iclbook.models.gpt import GPT, GPTConfig
+    from iclbook.train import decay_groups
+
+    cfg = GPTConfig(n_layer=1, n_embd=8, n_head=2, block_size=6, vocab_size=5, n_models=2, bias=True)
+    model = GPT(cfg)
+    with torch.no_grad():  # non-zero biases and gains, so that decay on them would show
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or ".ln_" in name or name.startswith("ln_f"):
+                p.fill_(0.5)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = OptimConfig("adamw", lr=0.1, weight_decay=1.0).make(model)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for name, p in model.named_parameters():
+        spared = name.endswith("bias") or ".ln_" in name or name.startswith("ln_f")
+        if spared:
+            assert torch.equal(p, before[name]), name
+        else:
+            assert torch.allclose(p, before[name] * (1 - 0.1 * 1.0)), name
+    assert {n for n, _ in model.named_parameters() if not (n.endswith("bias") or "ln" in n)} >= {"wte", "wpe"}
+    groups = decay_groups(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3)), 0.5)
+    assert [len(g["params"]) for g in groups] == [1, 3] and [g["weight_decay"] for g in groups] == [0.5, 0.0]

@@ -25,9 +25,10 @@ from iclbook.analysis.llc import SGLDConfig, estimate_llc  # noqa: E402
 from iclbook.chapters import get  # noqa: E402
 from iclbook.models.gpt import GPT  # noqa: E402
 from iclbook.models.regression_tokens import get_format  # noqa: E402
-from iclbook.runtime import generator, set_threads  # noqa: E402
+from iclbook import rng  # noqa: E402
+from iclbook.runtime import set_threads  # noqa: E402
 from iclbook.store import Store  # noqa: E402
-from iclbook.task_diversity import LLC_SEED, SweepConfig, m_label, make_probes, train_sweep  # noqa: E402
+from iclbook.task_diversity import SweepConfig, m_label, make_probes, train_sweep  # noqa: E402
 
 
 def main() -> None:
@@ -54,7 +55,7 @@ def main() -> None:
     model = GPT(cfg.gpt(1))
     model.load_state_dict(r.model.member_state_dict(r.member))
 
-    x, y, _ = cfg.task().sample_ensemble([r.M], args.n, generator(LLC_SEED + cfg.seed, dev), dev)
+    x, y, _ = cfg.task().sample_ensemble([r.M], args.n, rng.generator("eval", cfg.seed, 2, device=dev), dev)
     x, y = x[0], y[0]
     make, read, _, _ = get_format(cfg.tokens)
 

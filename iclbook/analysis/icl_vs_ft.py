@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import rng
+
 from ..finetune import finetune_kv, record_last_position, replicate
 from ..models.gpt import GPT
 from ..tasks.label_mapping import Episodes
@@ -49,7 +51,7 @@ def compare(model: GPT, ep: Episodes, lr_grid: list[float], chunk: int = 128,
     best = lr_grid[max(range(len(lr_grid)), key=lambda i: (ft_acc[i], -i))]
     ft, norms_gd = runs[best]
     lc, norms_lc = _finetuned(model, ep, best, "lcgd", label_tokens, chunk)
-    gen = rand_gen if rand_gen is not None else torch.Generator().manual_seed(0)
+    gen = rand_gen if rand_gen is not None else rng.generator("noise", 0, 0)
     hz, mz = zs["h"], zs["m"]
     out = {
         "lr": best, "lr_grid": list(lr_grid), "ft_acc_grid": ft_acc,

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-_CHAIN_STRIDE = 1_000_003  # chains of one estimate are seed·stride + c (c < stride): different seeds never overlap
+from .. import rng
+
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class SGLDConfig:
     burn_in: int = 100  # steps dropped from each chain
     draws: int = 200  # steps kept from each chain
     batch_size: int = 64  # minibatch for ℓ_batch
-    seed: int = 0  # base seed: chain c uses chain_seed(seed, c)
+    seed: int = 0  # base seed: chain c uses the stream ("llc", seed, c)
 
     def __post_init__(self) -> None:
         for name in ("eps", "nbeta"):
@@ -49,13 +50,6 @@ class SGLDDiverged(FloatingPointError):
     def __init__(self, members: list[int], message: str) -> None:
         super().__init__(message)
         self.members = members
-
-
-def chain_seed(seed: int, chain: int) -> int:
-    """The seed of chain ``chain`` of an estimate with base ``seed``: distinct for every (seed, chain) pair."""
-    if not 0 <= chain < _CHAIN_STRIDE:
-        raise ValueError(f"chain index must be in [0, {_CHAIN_STRIDE}), got {chain}")
-    return seed * _CHAIN_STRIDE + chain
 
 
 @dataclass
@@ -94,7 +88,7 @@ def estimate_llc(model: nn.Module, batch_loss: Callable[[nn.Module, Tensor], Ten
     losses, inits = [], []
     try:
         for c in range(cfg.chains):
-            g = torch.Generator(device=device).manual_seed(chain_seed(cfg.seed, c))
+            g = rng.generator("llc", cfg.seed, c, device=device)
             with torch.no_grad():
                 for p, w0 in zip(params, w_star):
                     p.copy_(w0)

@@ -113,22 +113,18 @@ def train_concept(
     Step t's batch is a pure function of (seed, t), drawn on `device` from the training concept pairs
     (combos="train"), so the held-out pairs stay unseen. Initialisation uses the generator seeded with `seed`.
     """
-    from iclbook.runtime import generator
+    from iclbook import rng
     from iclbook.tasks.concepts import sample
     from iclbook.train import OptimConfig, train
 
     device = torch.device(device)
-    model = ConceptTransformer(cfg, gen=generator(2000 + seed, device))
+    model = ConceptTransformer(cfg, gen=rng.generator("init", seed, device=device))
 
     def loss_fn(m: ConceptTransformer, step: int) -> torch.Tensor:
-        b = sample(task, dic, batch, generator(train_seed(seed, step), device), combos="train")
+        b = sample(task, dic, batch, rng.generator("batch", seed, step, device=device), combos="train")
         return concept_loss(m(b.demos, b.query), b.y, loss)
 
     res = train(model, loss_fn, steps, OptimConfig("sgd", lr=lr, schedule="constant"), run=run,
                 checkpoints=checkpoints, evaluate=evaluate, desc=desc)
     return model, res
 
-
-def train_seed(seed: int, step: int) -> int:
-    """The generator seed of training batch `step` of run `seed` (evaluation sets use seeds >= 10**9)."""
-    return seed * 1_000_003 + step + 1

@@ -85,6 +85,8 @@ class EnsembleLinear(nn.Module):
 class EnsembleLayerNorm(nn.Module):
     """LayerNorm with a per-member gain (and bias) of shape (E, C)."""
 
+    is_norm = True  # the trainer never weight-decays a normalisation layer's parameters
+
     def __init__(self, E: int, C: int, bias: bool = True):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(E, C))

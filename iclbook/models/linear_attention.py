@@ -10,6 +10,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from iclbook import rng
+
 from iclbook.tasks.regression import RegressionTask
 
 f64 = torch.float64
@@ -74,7 +76,7 @@ def pretrain_sgd(task: RegressionTask, T: int, seeds: list[int], gamma0: float, 
     Returns Γ_T (E,d,d) float64 and {t: Γ_t (E,d,d)} for T and each requested checkpoint t in 1..T.
     """
     device = torch.device(device) if device is not None else torch.device("cpu")
-    gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+    gens = [rng.generator("batch", int(s), 0, device=device) for s in seeds]
     E, d = len(seeds), task.d
     gam = step_sizes(T, gamma0).to(device)
     stops = sorted({int(t) for t in checkpoints if 1 <= t <= T} | {T})
@@ -102,7 +104,7 @@ def pretrain_sgd_sweep(task: RegressionTask, Ts: list[int], seeds: list[int], ga
 
 def sgd_reference_loop(task: RegressionTask, T: int, seed: int, gamma0: float) -> Tensor:
     """The same SGD as ``pretrain_sgd``, one step at a time in Python: the slow reference used by the tests."""
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = rng.generator("batch", int(seed), 0)
     gam = step_sizes(T, gamma0)
     G = torch.zeros(task.d, task.d, dtype=f64)
     for start in range(0, T, DATA_BLOCK):

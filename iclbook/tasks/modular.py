@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .. import rng
+
 EVAL_SETS = ("id_train", "id_test", "ood_train", "ood_test")
 
 
@@ -45,6 +47,17 @@ def rectangle_tasks(m: int, p: int, generator: torch.Generator, max_tries: int =
         best = max(best, len(out) // 4)
     raise ValueError(f"rectangle_tasks: found at most {best} of m = {m} rectangles with fresh corners for p = {p} "
                      f"({restarts} searches of {max_tries} draws); ask for fewer tasks (n_id = 4m) or a larger p")
+
+
+def random_tasks(n: int, p: int, generator: torch.Generator) -> Tensor:
+    """n distinct task vectors (a, b) drawn uniformly from the p² tasks, as an int64 (n, 2) tensor."""
+    if not 1 <= n <= p * p:
+        raise ValueError(f"random_tasks: n_id = {n} must lie in [1, p² = {p * p}]")
+    all_tasks = torch.cartesian_prod(torch.arange(p), torch.arange(p))
+    return all_tasks[torch.randperm(p * p, generator=generator)[:n]]
+
+
+TASK_RULES = ("rectangle", "random")
 
 
 def input_split(p: int, alpha: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -93,22 +106,26 @@ class ModularTask:
     """One point (n_id, α) of the phase diagram: its pretraining tasks, o.o.d. tasks and input split, fixed by seed."""
 
     p: int
-    n_id: int  # number of pretraining tasks: a multiple of 4 (rectangle rule)
+    n_id: int  # number of pretraining tasks: a multiple of 4 under the rectangle rule
     alpha: float  # fraction of the p² input pairs used for training
     n_ex: int  # examples per sequence
     seed: int = 0
     n_ood_max: int = 256  # o.o.d. tasks kept for evaluation (the paper uses up to 256)
     device: torch.device | str = "cpu"
+    rule: str = "rectangle"  # how pretraining tasks are drawn: TASK_RULES
 
     def __post_init__(self):
         if self.p < 2:
             raise ValueError(f"ModularTask: p must be >= 2, got {self.p}")
-        if self.n_id % 4:
+        if self.rule not in TASK_RULES:
+            raise ValueError(f"ModularTask: rule {self.rule!r}: allowed {TASK_RULES}")
+        if self.rule == "rectangle" and self.n_id % 4:
             raise ValueError(f"ModularTask: n_id must be a multiple of 4 (rectangle rule), got {self.n_id}")
         if self.n_ex < 2:
             raise ValueError(f"ModularTask: n_ex must be >= 2, got {self.n_ex}")
-        g = torch.Generator().manual_seed(self.seed)
-        self.id_tasks = rectangle_tasks(self.n_id // 4, self.p, g)
+        g = rng.generator("tasks", self.seed)
+        self.id_tasks = (rectangle_tasks(self.n_id // 4, self.p, g) if self.rule == "rectangle"
+                         else random_tasks(self.n_id, self.p, g))
         self.train_pairs, self.test_pairs = input_split(self.p, self.alpha, g)
         if self.n_ex > self.train_pairs.shape[0]:
             raise ValueError(f"ModularTask: n_ex = {self.n_ex} examples need that many distinct train pairs; "

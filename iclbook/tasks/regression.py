@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from .. import rng
 from torch import Tensor
 
 INF = math.inf
@@ -71,7 +73,7 @@ class RegressionTask:
         M = int(M)
         key = (M, torch.device(device), dtype)
         if key not in self._pool_cache:
-            t = np.random.default_rng(self.pool_seed).standard_normal((M, self.d)) * math.sqrt(self.psi2)
+            t = np.random.default_rng(rng.seed_of("tasks", self.pool_seed)).standard_normal((M, self.d)) * math.sqrt(self.psi2)
             self._pool_cache[key] = torch.from_numpy(t).to(device=device, dtype=dtype)
         return self._pool_cache[key]
 
