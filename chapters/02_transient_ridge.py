@@ -25,6 +25,7 @@
 # detour, and the LLC against $M$.
 
 # %% tags=["remove-cell"]
+import dataclasses
 import math
 import time
 
@@ -41,7 +42,7 @@ from iclbook.analysis.transient import smoothed_minimum, threshold_between
 from iclbook.claims import above, below, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import BASELINE, PALETTE
-from iclbook.task_diversity import SweepConfig, m_label, make_probes, sweep_llc, train_sweep
+from iclbook.task_diversity import LLC_EPS_GRID, SweepConfig, calibrated_llc, m_label, make_probes, sweep_llc, train_sweep
 
 ch = open_chapter("02", globals())
 
@@ -343,11 +344,24 @@ ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, �
 # from $\exp(-n\beta\,\ell_n(w) - \tfrac\gamma2\lVert w - w^*\rVert^2)$ on $n$ sequences of the model's own training
 # distribution. All $M$ share ε, γ, nβ and $n$. The estimator passes analytic checks in `tests/test_llc.py`
 # (linear regression: $\lambda = d/2$; $w_1w_2x$: $\lambda = 1/2$; $w^2x$: $\lambda = 1/4$).
+#
+# **The step size ε** is chosen by one rule for the whole sweep, unless `llc_eps` is given: the largest ε of a fixed
+# grid at which every chain of every $M$ stays finite. The rule looks only at finiteness, not at whether the chains
+# settle, which claim 4d checks on its own. Here ε = {glue:text}`llc_eps`. A model whose chains diverge even at the
+# grid's smallest ε is reported as *not estimated*, and every claim that needs its λ̂ fails and says so.
 
 # %%
 sgld = SGLDConfig(eps=P.llc_eps, gamma=P.llc_gamma, nbeta=P.llc_nbeta, chains=P.llc_chains, burn_in=P.llc_burn_in,
                   draws=P.llc_draws, batch_size=P.llc_batch, seed=P.seed)
-llc = sweep_llc(cfg, runs, ch.store, sgld, n=P.llc_n)
+if P.llc_eps > 0:
+    llc = sweep_llc(cfg, runs, ch.store, sgld, n=P.llc_n, on_divergence="mark")
+else:
+    llc, eps = calibrated_llc(cfg, runs, ch.store, sgld, n=P.llc_n, eps_grid=LLC_EPS_GRID)
+    sgld = dataclasses.replace(sgld, eps=eps)
+glue("llc_eps", f"{sgld.eps:g}" + (" (given)" if P.llc_eps > 0 else f" (grid {', '.join(f'{e:g}' for e in LLC_EPS_GRID)})"),
+     display=False)
+not_estimated = [k for k in keys if llc[k]["diverged"]]
+why_nan = f"; not estimated (SGLD diverged at ε = {sgld.eps:g}) for M = {', '.join(not_estimated)}" if not_estimated else ""
 lam = {k: llc[k]["llc"] for k in keys}
 se = {k: llc[k]["se"] for k in keys}
 
@@ -381,18 +395,21 @@ else:
     a = b = dm_side[0] if dm_side else "none"
     z = math.nan
 ch.ledger.add("4a", "The LLC of models that end at dMMSE_M increases with M", z, above(2.0),
-              expected_at=("cpu", "gpu"), detail=f"(λ̂(M = {b}) − λ̂(M = {a})) / s.e.; λ̂ = " + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys),
+              expected_at=("cpu", "gpu"), detail=f"(λ̂(M = {b}) − λ̂(M = {a})) / s.e.; λ̂ = "
+              + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys) + why_nan,
               source="Carroll et al. 2025, Fig. 4")
 spread = ((max(lam[k] for k in r_side) - min(lam[k] for k in r_side)) / np.mean([lam[k] for k in r_side])
           if len(r_side) >= 2 else math.nan)  # needs two ridge-side models
 ch.ledger.add("4b", "Models that end at ridge share roughly one LLC", float(spread), below(0.25),
-              expected_at=("cpu", "gpu"), detail=f"(max − min) / mean of λ̂ over M = {', '.join(r_side)}")
-cross = next((x_of[k] for k in finite if lam[k] >= lam["∞"]), math.inf)
+              expected_at=("cpu", "gpu"), detail=f"(max − min) / mean of λ̂ over M = {', '.join(r_side)}" + why_nan)
+cross = math.nan if not_estimated else next((x_of[k] for k in finite if lam[k] >= lam["∞"]), math.inf)
 onset = next((x_of[k] for k in finite if transient[k]), math.inf)
 gap = abs(math.log2(cross / onset)) if math.isfinite(cross) and math.isfinite(onset) else math.inf
+gap = math.nan if not_estimated else gap
 ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", gap,
               below(1.01), expected_at=("cpu", "gpu"),
-              detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {cross:g}, first M with a transient = {onset:g}")
+              detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {cross:g}, first M with a transient = "
+                     f"{onset:g}" + why_nan)
 half = P.llc_draws // 2
 
 
@@ -405,7 +422,7 @@ def drift(k):
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
               bool(all(lam[k] > 0 and drift(k) < 0.25 * lam[k] for k in keys)), is_true("stable"),
               detail="λ̂ > 0 and the draws' second-half mean within λ̂/4 of their first-half mean, for every M; drifts: "
-                     + ", ".join(f"{k}: {drift(k):.1f}" for k in keys))
+                     + ", ".join(f"{k}: {drift(k):.1f}" for k in keys) + why_nan)
 
 # %% [markdown]
 # Left: $\hat\lambda$ of each final model. Right: the chains' traces of $n\beta(\ell_b(w_t) - \ell_b(w^*))$ on the

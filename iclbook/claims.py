@@ -40,6 +40,10 @@ def above(limit: float) -> Criterion:
     return Criterion(f"> {limit:g}", lambda v: math.isfinite(v) and v > limit)
 
 
+def at_least(limit: float) -> Criterion:
+    return Criterion(f"≥ {limit:g}", lambda v: math.isfinite(v) and v >= limit)
+
+
 def between(low: float, high: float) -> Criterion:
     return Criterion(f"in [{low:g}, {high:g}]", lambda v: math.isfinite(v) and low <= v <= high)
 
@@ -79,6 +83,7 @@ class Ledger:
             raise ValueError(f"unknown profile {profile!r}")
         self.chapter, self.profile = chapter, profile
         self.claims: list[Claim] = []
+        self.provenance: dict[str, Any] = {}  # what the run was computed with (iclbook.provenance)
 
     def add(
         self,
@@ -135,7 +140,8 @@ class Ledger:
             glue(f"claim{c.id}_status", c.status(self.profile), display=False)
 
     def to_dict(self) -> dict:
-        return {"chapter": self.chapter, "profile": self.profile, "claims": [asdict(c) for c in self.claims]}
+        return {"chapter": self.chapter, "profile": self.profile, "claims": [asdict(c) for c in self.claims],
+                "provenance": self.provenance}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

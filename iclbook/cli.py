@@ -1,4 +1,5 @@
-"""``iclbook run | book | list | clean``: run chapters, build the book, show parameters, clear outputs."""
+"""``iclbook run | seeds | book | list | clean``: run chapters, rerun them per seed, build the book, show parameters,
+clear outputs."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,23 @@ def cmd_run(args) -> int:
     print(f"[iclbook] executed notebook: {notebook_path(chapter, profile)}")
     print(f"[iclbook] figures and claims.json: {outputs_dir(profile, chapter.slug)}")
     return 0
+
+
+def cmd_seeds(args) -> int:
+    from .runtime import default_profile
+    from .seeds import run_seeds, table_path
+
+    chapter = get(args.chapter)
+    profile = args.profile or default_profile()
+    params = {name: _value(v) for name, v in args.param}
+    try:
+        table = run_seeds(chapter, profile, args.seeds, params, force=args.force, log_output=not args.quiet)
+    except ValueError as err:
+        raise ParameterError(str(err)) from err
+    print(f"[iclbook] claim x seed table: {table_path(chapter, profile, '.md')} (and .json)")
+    for row in table["claims"]:
+        print(f"  {row['id']}: holds in {row['holds_k']} of {row['n']}  (expected at {', '.join(row['expected_at'])})")
+    return 1 if table["errors"] else 0
 
 
 def cmd_book(args) -> int:
@@ -87,6 +105,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="do not stream the notebook's output")
     run.set_defaults(func=cmd_run)
 
+    sd = sub.add_parser("seeds", help="rerun one chapter per seed and tabulate how often each claim holds")
+    sd.add_argument("chapter", help="chapter id (01), name or slug")
+    sd.add_argument("--profile", choices=PROFILES, help="parameter profile (default: gpu with CUDA, else cpu)")
+    sd.add_argument("--seeds", type=int, nargs="+", required=True, help="the seeds, e.g. --seeds 0 1 2")
+    sd.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="override one parameter for every seed (repeatable)")
+    sd.add_argument("--force", action="store_true", help="re-execute even if a seed's notebook is up to date")
+    sd.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
+    sd.set_defaults(func=cmd_seeds)
+
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")
     bk.add_argument("--profile", choices=PROFILES, help="parameter profile (default: gpu with CUDA, else cpu)")
     bk.add_argument("--force", action="store_true", help="re-execute chapters even if up to date")
@@ -109,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, KeyError) as err:
         print(f"iclbook: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from .pipeline import current_chapter
+
+        where = f"chapter {current_chapter}" if current_chapter else "iclbook"
+        print(f"\niclbook: interrupted while running {where}. The run store keeps every finished model and the "
+              "last checkpoint of the one in training; run the same command again to resume from there.",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ papermill parameter (``-p dd 16``) from a declared one and stop with a clear mes
 """
 from __future__ import annotations
 
-import platform
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ from . import plotting, runtime
 from .chapters import get
 from .claims import Ledger
 from .paths import outputs_dir
+from .provenance import code_version, device_name, provenance
 from .profiles import ParameterError, Params
 from .store import Store
 
@@ -61,10 +61,10 @@ class ChapterRun:
         """A one-paragraph account of what produced this page (profile, overrides, hardware)."""
         P = self.P
         over = ", ".join(f"{k} = {getattr(P, k)!r}" for k in P.overridden) or "none"
-        dev = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or "CPU"
         return (
-            f"Profile **{P.profile}** (explicit overrides: {over}); device `{self.device}` ({dev}), "
-            f"{self.threads} CPU thread(s), torch {torch.__version__}."
+            f"Profile **{P.profile}** (explicit overrides: {over}); seed {P.seed}; device `{self.device}` "
+            f"({device_name(self.device)}), {self.threads} CPU thread(s), torch {torch.__version__}; "
+            f"code {code_version()}."
         )
 
     def savefig(self, fig, name: str) -> None:
@@ -72,6 +72,8 @@ class ChapterRun:
 
     def finish(self) -> None:
         """Save ``claims.json``, glue the claims for the prose, and show the ledger."""
+        self.ledger.provenance = provenance(self.P.as_dict(), self.P.profile, self.device, self.threads,
+                                            self.elapsed())
         self.ledger.save(self.out / "claims.json")
         self.ledger.glue()
         self.ledger.show()

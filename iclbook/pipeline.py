@@ -18,9 +18,11 @@ from typing import Any
 from . import claims as claims_mod
 from .chapters import CHAPTERS, Chapter
 from .paths import book_dir, outputs_dir, repo_root
+from .seeds import robustness_page
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 EXECUTION_TIMEOUT_S = 4 * 3600  # per cell; papermill has no limit by default
+current_chapter: str | None = None  # the chapter being executed, for the message after a Ctrl-C
 
 
 def notebook_path(chapter: Chapter, profile: str) -> Path:
@@ -63,6 +65,8 @@ def execute(chapter: Chapter, profile: str, params: dict[str, Any] | None = None
     stamp.unlink(missing_ok=True)
     os.environ.pop("MPLBACKEND", None)  # an inherited Agg backend drops every inline figure
     print(f"[iclbook] executing {chapter.slug} at profile {profile} {params or ''}", flush=True)
+    global current_chapter
+    current_chapter = f"{chapter.id} ({chapter.slug}, profile {profile})"
     try:
         papermill.execute_notebook(
             nb, str(tmp), parameters={"profile": profile, **params}, kernel_name="python3",
@@ -74,6 +78,7 @@ def execute(chapter: Chapter, profile: str, params: dict[str, Any] | None = None
             os.replace(tmp, failed)
             print(f"[iclbook] {chapter.slug} failed; the partial notebook is {failed}", file=sys.stderr)
         raise
+    current_chapter = None
     _hide_injected_parameters(tmp)
     os.replace(tmp, out)
     stamp.write_text(fingerprint)
@@ -103,6 +108,8 @@ def stage(profile: str) -> Path:
         text = page.read_text()
         if "<!-- CLAIMS-TABLE -->" in text:
             text = text.replace("<!-- CLAIMS-TABLE -->", claims_table(profile))
+        if "<!-- SEEDS-TABLE -->" in text:
+            text = text.replace("<!-- SEEDS-TABLE -->", robustness_page())
         (dest / "chapters").mkdir(exist_ok=True)
         (dest / "chapters" / page.name).write_text(text)
     static = dest / "_static"

@@ -11,7 +11,7 @@ Everything lands in the run store with the run, so re-rendering the chapter does
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -204,8 +204,35 @@ def train_sweep(cfg: SweepConfig, store: Store, device, P: ProbeSets, batched: b
     return out
 
 
-def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: int) -> dict:
-    """λ̂ of every trained model at its final weights, on n sequences of its own training distribution (cached)."""
+LLC_EPS_GRID = (3e-3, 1e-3, 3e-4, 1e-4, 3e-5)  # SGLD step sizes tried, largest first, when none is given
+
+
+def calibrated_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: int,
+                   eps_grid: tuple = LLC_EPS_GRID) -> tuple[dict, float]:
+    """λ̂ of every model at one SGLD step size for the whole sweep: the largest ε of ``eps_grid`` at which every
+    chain of every M stays finite, so that λ̂ compares across M. Returns ({m_label: result}, ε).
+
+    The rule looks only at finiteness, never at the chains' drift, which a claim checks separately. If even the
+    smallest ε diverges for some M, those M are "not estimated" (λ̂ = nan, ``diverged`` True) at that ε, and the
+    others keep their values."""
+    grid = sorted({float(e) for e in eps_grid}, reverse=True)
+    if not grid or grid[-1] <= 0:
+        raise ValueError(f"calibrated_llc: eps_grid must hold positive step sizes, got {eps_grid}")
+    for eps in grid:
+        out = sweep_llc(cfg, runs, store, replace(sgld, eps=eps), n, on_divergence="mark", key_extra={"eps_grid": grid})
+        if not any(r["diverged"] for r in out.values()):
+            return out, eps
+    return out, grid[-1]
+
+
+def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: int, on_divergence: str = "raise",
+              key_extra: dict | None = None) -> dict:
+    """λ̂ of every trained model at its final weights, on n sequences of its own training distribution (cached).
+
+    A diverged chain raises ``SGLDDiverged`` naming the M (``on_divergence="raise"``), or marks that ensemble's
+    diverged members ``diverged`` with λ̂ = nan (``"mark"``; the outcome is cached too)."""
+    if on_divergence not in ("raise", "mark"):
+        raise ValueError(f"on_divergence {on_divergence!r}: allowed 'raise', 'mark'")
     out = {}
     models = {}
     for key, r in runs.items():
@@ -213,28 +240,34 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
     for model, keys in models.values():
         group = [runs[k].M for k in keys]
         device = next(model.parameters()).device
-        run = store.run("ch02-llc", {**cfg.plain(), "group": [_m_str(M) for M in group], "sgld": asdict(sgld), "n": n})
+        run = store.run("ch02-llc", {**cfg.plain(), "group": [_m_str(M) for M in group], "sgld": asdict(sgld), "n": n,
+                                     **(key_extra or {})})
 
         def compute() -> dict:  # called at once, inside this iteration
             x, y, _ = cfg.task().sample_ensemble(group, n, rng.generator("eval", cfg.seed, 2, device=device), device)
             make, read, _, _ = get_format(cfg.tokens)
-            assert [runs[k].member for k in keys] == list(range(len(keys)))
+            if [runs[k].member for k in keys] != list(range(len(keys))):
+                raise RuntimeError("sweep_llc: an ensemble's members are not in the order of its M values")
 
             def batch_loss(m: GPT, idx: Tensor) -> Tensor:
                 return ((read(m(make(x[:, idx], y[:, idx]))) - y[:, idx]) ** 2).mean((1, 2))
 
             try:
-                res = estimate_llc(model, batch_loss, n, sgld)
+                res = estimate_llc(model, batch_loss, n, sgld, allow_divergence=on_divergence == "mark")
             except SGLDDiverged as err:  # name the M and the chapter's parameters, not ensemble indices
                 Ms = ", ".join(m_label(group[e]) for e in err.members)
                 raise SGLDDiverged(err.members, f"the LLC's SGLD chains diverged for M = {Ms} at llc_eps = "
-                                   f"{sgld.eps:g}: lower llc_eps or raise llc_gamma (the same for every M)") from err
+                                   f"{sgld.eps:g}: lower llc_eps or raise llc_gamma (the same for every M), or set "
+                                   "llc_eps = 0 to calibrate it") from err
             return {"llc_chains": torch.from_numpy(res.llc_chains), "loss_trace": torch.from_numpy(res.loss_trace),
                     "init_trace": torch.from_numpy(res.init_trace), "burn_in": res.burn_in}
         cached = run.cached("llc.pt", compute)
         res = LLCResult(cached["llc_chains"].numpy(), cached["loss_trace"].numpy(), cached["init_trace"].numpy(),
                         int(cached["burn_in"]))
         for e, key in enumerate(keys):
-            out[key] = {"llc": float(res.llc[e]), "se": float(res.llc_se[e]), "chains": res.llc_chains[:, e],
-                        "trace": res.loss_trace[:, :, e], "init": res.init_trace[:, :, e], "burn_in": res.burn_in}
+            diverged = not np.isfinite(res.loss_trace[:, :, e]).all()
+            out[key] = {"llc": math.nan if diverged else float(res.llc[e]),
+                        "se": math.nan if diverged else float(res.llc_se[e]), "chains": res.llc_chains[:, e],
+                        "trace": res.loss_trace[:, :, e], "init": res.init_trace[:, :, e], "burn_in": res.burn_in,
+                        "diverged": diverged, "eps": sgld.eps}
     return out

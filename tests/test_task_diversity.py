@@ -7,7 +7,7 @@ import torch
 
 from iclbook.analysis.llc import SGLDConfig
 from iclbook.store import Store
-from iclbook.task_diversity import SweepConfig, make_probes, sweep_llc, train_sweep
+from iclbook.task_diversity import SweepConfig, calibrated_llc, make_probes, sweep_llc, train_sweep
 
 CFG = SweepConfig(Ms=(1, 4, math.inf), D=2, K=4, n_embd=16, n_head=2, n_layer=1, steps=6, batch=8, n_eval=32,
                   n_probe=4, n_linear=2, n_log=2)
@@ -42,3 +42,20 @@ def test_sweep_batched_and_sequential_evaluate_every_member(tmp_path):
         sweep_llc(CFG, runs, Store(tmp_path / "llc2"), SGLDConfig(eps=1e6, chains=1, burn_in=2, draws=30), n=16)
 
 
+
+
+def test_calibrated_llc_takes_the_largest_finite_step_size_and_marks_divergence(tmp_path):
+    P = make_probes(CFG, "cpu")
+    runs = train_sweep(CFG, Store(tmp_path / "s"), "cpu", P, batched=True)
+    sgld = SGLDConfig(chains=2, burn_in=2, draws=30, batch_size=4)
+    llc, eps = calibrated_llc(CFG, runs, Store(tmp_path / "llc"), sgld, n=16, eps_grid=(1e-4, 1e6))
+    assert eps == 1e-4 and not any(v["diverged"] for v in llc.values())
+    assert all(math.isfinite(v["llc"]) and v["eps"] == 1e-4 for v in llc.values())
+    # nothing on the grid holds: every M is "not estimated" (λ̂ = nan), and nothing raises
+    llc, eps = calibrated_llc(CFG, runs, Store(tmp_path / "llc2"), sgld, n=16, eps_grid=(1e6,))
+    assert eps == 1e6 and all(v["diverged"] and math.isnan(v["llc"]) for v in llc.values())
+    # the grid is part of the cache key: the same ε under another grid is its own entry
+    store = Store(tmp_path / "llc3")
+    calibrated_llc(CFG, runs, store, sgld, n=16, eps_grid=(1e-4,))
+    calibrated_llc(CFG, runs, store, sgld, n=16, eps_grid=(1e-4, 1e-5))
+    assert len(list((tmp_path / "llc3" / "ch02-llc").iterdir())) == 2

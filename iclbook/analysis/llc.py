@@ -74,9 +74,12 @@ class LLCResult:
 
 
 def estimate_llc(model: nn.Module, batch_loss: Callable[[nn.Module, Tensor], Tensor], n: int,
-                 cfg: SGLDConfig = SGLDConfig()) -> LLCResult:
+                 cfg: SGLDConfig = SGLDConfig(), allow_divergence: bool = False) -> LLCResult:
     """λ̂ at the model's current weights w*. ``batch_loss(model, idx)`` is ℓ on the samples ``idx`` (int64, (b,)) of a
-    fixed data set of size ``n``: a scalar, or (E,) for an ensemble. The model's weights are restored afterwards."""
+    fixed data set of size ``n``: a scalar, or (E,) for an ensemble. The model's weights are restored afterwards.
+
+    A chain whose loss goes non-finite raises ``SGLDDiverged``; with ``allow_divergence`` the result is returned
+    instead, with non-finite traces (and λ̂) for the members that diverged."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
@@ -113,7 +116,7 @@ def estimate_llc(model: nn.Module, batch_loss: Callable[[nn.Module, Tensor], Ten
                 p.copy_(w0)
     L = torch.stack(losses).double().cpu().numpy()  # (C, steps, E)
     I = torch.stack(inits).double().cpu().numpy()
-    if not np.isfinite(L).all():
+    if not allow_divergence and not np.isfinite(L).all():
         bad = [int(e) for e in np.flatnonzero(~np.isfinite(L).all(axis=(0, 1)))]
         raise SGLDDiverged(bad, f"an SGLD chain diverged (non-finite loss) for ensemble member(s) {bad} at "
                                 f"eps = {cfg.eps:g}: lower eps or raise gamma")

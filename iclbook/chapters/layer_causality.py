@@ -33,7 +33,7 @@ PARAMS = ParamSpec(
         _p("depth_episodes", int, 16, 64, 256, "test episodes per depth and seed in the depth probe", low=4,
            high=100000),
         _p("chunk", int, 64, 128, 128, "episodes fine-tuned at once (ensemble members)", low=1, high=100000),
-        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**31 - 1),
+        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),
     checks=(lambda v: None if v["n_embd"] % v["n_head"] == 0 else f"parameter 'n_embd': got {v['n_embd']}, "
             f"allowed: a multiple of n_head = {v['n_head']}",),

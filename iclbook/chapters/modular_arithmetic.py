@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..profiles import ParamSpec
+from ..tasks.modular import TASK_RULES
 from ..profiles import param as _p
 
 PARAMS = ParamSpec(
@@ -9,8 +10,10 @@ PARAMS = ParamSpec(
         _p("p", int, 7, 7, 29, "the modulus p (a prime; tasks are (a, b) ∈ Z_p²)", low=3, high=97),
         _p("n_ex", int, 12, 16, 32, "examples x y z per sequence", low=2, high=256),
         _p("n_ids", int, [4, 36], [8, 40], [64, 128, 192, 256, 384],
-           "numbers of pretraining tasks n_i.d. (multiples of 4: the rectangle rule)", low=4, high=10**5,
+           "numbers of pretraining tasks n_i.d. (multiples of 4 under the rectangle rule)", low=1, high=10**5,
            is_list=True, min_len=2),
+        _p("tasks", str, "random", "random", "rectangle",
+           "how pretraining tasks are drawn: the paper's rectangle rule, or uniformly at random", choices=TASK_RULES),
         _p("alphas", float, [0.8], [0.6, 0.8], [0.3, 0.5, 0.7, 0.9],
            "fractions α of the p² input pairs used for training", low=0.01, high=0.99, is_list=True),
         _p("n_layer", int, 2, 2, 2, "depth of the phase-diagram models", low=1, high=48),
@@ -18,7 +21,8 @@ PARAMS = ParamSpec(
         _p("deep_layers", int, 0, 0, 4, "depth of the deeper model for claim 5 (0: skip)", low=0, high=48),
         _p("n_embd", int, 48, 64, 256, "width", low=8, high=4096),
         _p("n_head", int, 4, 4, 4, "attention heads", low=1, high=64),
-        _p("pos", str, "rope", "rope", "rope", "position encoding", choices=("rope", "learned")),
+        _p("pos", str, "learned", "learned", "rope", "position encoding (the paper: RoPE)", choices=("rope", "learned")),
+        _p("bias", bool, True, True, False, "biases in the linear layers and LayerNorms (the paper: none)"),
         _p("steps", int, 800, 5000, 40000, "AdamW steps", low=10, high=10**7),
         _p("batch", int, 128, 128, 512, "sequences per step, balanced over the pretraining tasks", low=4,
            high=65536),
@@ -31,13 +35,16 @@ PARAMS = ParamSpec(
         _p("tau", float, 0.5, 0.5, 0.5, "accuracy threshold τ that defines the phases", low=0.0, high=1.0),
         _p("group", int, 1, 1, 0, "grid points per stacked ensemble (0: all; 1 is fastest on a CPU)", low=0,
            high=10**4),
-        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=10**4),
+        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),
     checks=(
-        lambda v: None if v["n_embd"] % v["n_head"] == 0 and (v["n_embd"] // v["n_head"]) % 2 == 0 else
-        f"parameter 'n_embd': got {v['n_embd']}, allowed: a multiple of 2·n_head = {2 * v['n_head']} (RoPE)",
-        lambda v: next((f"parameter 'n_ids': got {v['n_ids']}, allowed: multiples of 4 up to p² = {v['p'] ** 2}"
-                        for n in v["n_ids"] if n % 4 or n >= v["p"] ** 2), None),
+        lambda v: None if v["n_embd"] % v["n_head"] == 0 else
+        f"parameter 'n_embd': got {v['n_embd']}, allowed: a multiple of n_head = {v['n_head']}",
+        lambda v: None if v["pos"] != "rope" or (v["n_embd"] // v["n_head"]) % 2 == 0 else
+        f"parameter 'n_embd': got {v['n_embd']}, allowed with pos = 'rope': a multiple of 2·n_head = {2 * v['n_head']}",
+        lambda v: next((f"parameter 'n_ids': got {v['n_ids']}, allowed with tasks = {v['tasks']!r}: "
+                        + ("multiples of 4" if v["tasks"] == "rectangle" else "integers") + f" below p² = {v['p'] ** 2}"
+                        for n in v["n_ids"] if (n % 4 and v["tasks"] == "rectangle") or n >= v["p"] ** 2), None),
         lambda v: next((f"parameter 'alphas': got {v['alphas']}, allowed: fractions that leave at least n_ex = "
                         f"{v['n_ex']} train pairs and one test pair of the p² = {v['p'] ** 2}"
                         for a in v["alphas"] if not v["n_ex"] <= round(a * v["p"] ** 2) < v["p"] ** 2), None),

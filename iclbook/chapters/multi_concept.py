@@ -48,7 +48,7 @@ PARAMS = ParamSpec(
            is_list=True, min_len=0),
         _p("L_grid", int, [], [32], [16, 64], "sweep: training prompt length L", low=2, high=1024,
            is_list=True, min_len=0),
-        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**20),
+        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),
     checks=(
         lambda v: None if v["d"] >= 4 * v["K"] else f"parameter 'd': got {v['d']}, allowed: d >= 4K = {4 * v['K']}",

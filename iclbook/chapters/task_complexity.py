@@ -28,7 +28,7 @@ PARAMS = ParamSpec(
         _p("gpt_width", int, 64, 64, 128, "transformer width", low=8, high=4096),
         _p("gpt_batch", int, 64, 64, 256, "transformer batch size (prompts per step)", low=1, high=65536),
         _p("gpt_lr", float, 3e-3, 3e-3, 1e-3, "transformer peak learning rate (Adam)", low=1e-6, high=1.0),
-        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**31 - 1),
+        _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),
     checks=(lambda v: None if v["gpt_width"] % 2 == 0 else f"parameter 'gpt_width': got {v['gpt_width']}, "
             "allowed: an even number (2 heads)",

@@ -37,7 +37,8 @@ PARAMS = ParamSpec(
         _p("n_probe", int, 64, 64, 64, "root-task probe sequences for the trajectory PCA", low=4, high=10**5),
         _p("n_linear", int, 20, 40, 100, "linearly spaced checkpoints", low=2, high=10**4),
         _p("n_log", int, 15, 25, 50, "log-spaced checkpoints", low=0, high=10**4),
-        _p("llc_eps", float, 1e-3, 1e-3, 1e-3, "SGLD step size ε", low=1e-9, high=1.0),
+        _p("llc_eps", float, 0.0, 0.0, 0.0, "SGLD step size ε (0: the largest ε of a fixed grid at which every chain "
+           "of every M stays finite)", low=0.0, high=1.0),
         _p("llc_nbeta", float, 60.0, 60.0, 60.0, "SGLD nβ", low=1e-3, high=1e9),
         _p("llc_gamma", float, 6.0, 6.0, 6.0, "SGLD localisation γ", low=0.0, high=1e9),
         _p("llc_chains", int, 2, 4, 8, "SGLD chains per model", low=1, high=1000),
@@ -45,7 +46,7 @@ PARAMS = ParamSpec(
         _p("llc_draws", int, 100, 400, 1000, "SGLD draws per chain", low=1, high=10**6),
         _p("llc_n", int, 4096, 8192, 65536, "size n of each model's LLC data set", low=64, high=10**8),
         _p("llc_batch", int, 64, 64, 256, "SGLD minibatch", low=1, high=65536),
-        _p("seed", int, 0, 0, 0, "base random seed (initialisation and batches)", low=0, high=10**4),
+        _p("seed", int, 0, 0, 0, "base random seed (initialisation and batches)", low=0, high=2**32 - 1),
         _p("pool_seed", int, 0, 0, 0, "seed of the task sequence t₁, t₂, … that every pool is a prefix of",
            low=0, high=10**6),
     ),

@@ -1,0 +1,138 @@
+"""How often does a claim hold? Rerun one chapter per seed and tabulate each claim's value and verdict per seed.
+
+``iclbook seeds 04 --profile cpu --seeds 0 1 2`` runs the chapter once per seed, each into its own build folder
+(``<build>/seeds/<slug>/<profile>/seed-<s>``) while sharing the run store, and writes a claim × seed table as JSON
+and Markdown to ``<build>/seeds/<slug>-<profile>.{json,md}``. The book's robustness page shows the latest tables.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import claims as claims_mod
+from .atomic import atomic_write_text
+from .chapters import CHAPTERS, Chapter
+from .paths import build_dir, outputs_dir, store_root
+
+
+def seed_build_dir(chapter: Chapter, profile: str, seed: int) -> Path:
+    return build_dir() / "seeds" / chapter.slug / profile / f"seed-{seed}"
+
+
+def table_path(chapter: Chapter, profile: str, suffix: str = ".json") -> Path:
+    return build_dir() / "seeds" / f"{chapter.slug}-{profile}{suffix}"
+
+
+@contextmanager
+def _build_folder(path: Path) -> Iterator[None]:
+    """Point ``ICLBOOK_BUILD`` (inherited by the kernel) at ``path`` while the store stays where it was."""
+    keep = {k: os.environ.get(k) for k in ("ICLBOOK_BUILD", "ICLBOOK_STORE")}
+    os.environ["ICLBOOK_STORE"] = str(store_root())
+    os.environ["ICLBOOK_BUILD"] = str(path)
+    try:
+        yield
+    finally:
+        for k, v in keep.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str, Any] | None = None, *,
+              force: bool = False, log_output: bool = False) -> dict:
+    """Execute ``chapter`` once per seed and write the claim × seed table; a seed whose run fails is recorded as
+    failed (with its error) and the others still run."""
+    from .pipeline import execute
+
+    params = dict(params or {})
+    if "seed" in params:
+        raise ValueError("iclbook seeds: give the seeds with --seeds, not -p seed")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"iclbook seeds: --seeds must be distinct integers, got {seeds}")
+    for s in seeds:  # every seed's parameters are checked before the first run starts
+        chapter.params.resolve(profile, {**params, "seed": s})
+    runs: dict[int, dict] = {}
+    for s in seeds:
+        folder = seed_build_dir(chapter, profile, s)
+        t0 = time.time()
+        with _build_folder(folder):
+            try:
+                execute(chapter, profile, {**params, "seed": s}, force=force, log_output=log_output)
+                runs[s] = claims_mod.load(outputs_dir(profile, chapter.slug) / "claims.json")
+            except Exception as err:  # noqa: BLE001 - a failed seed is a result of its own
+                runs[s] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
+        runs[s]["seconds"] = round(time.time() - t0, 1)
+    table = seed_table(chapter, profile, params, runs)
+    path = table_path(chapter, profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(table, indent=2, default=str))
+    atomic_write_text(table_path(chapter, profile, ".md"), markdown(table))
+    return table
+
+
+def seed_table(chapter: Chapter, profile: str, params: dict, runs: dict[int, dict]) -> dict:
+    """{claims: [{id, statement, expected_at, per_seed: {seed: {value, holds}}, holds_k, n}], seeds, errors}."""
+    order: list[str] = []
+    info: dict[str, dict] = {}
+    for s, data in runs.items():
+        for c in data.get("claims", []):
+            if c["id"] not in info:
+                order.append(c["id"])
+                info[c["id"]] = {"id": c["id"], "statement": c["statement"], "criterion": c["criterion"],
+                                 "expected_at": c["expected_at"], "per_seed": {}}
+            info[c["id"]]["per_seed"][str(s)] = {"value": c["value"], "holds": c["holds"]}
+    n = len(runs)
+    for row in info.values():
+        row["holds_k"] = sum(v["holds"] for v in row["per_seed"].values())
+        row["n"] = n
+    return {"chapter": chapter.id, "slug": chapter.slug, "title": chapter.title, "profile": profile,
+            "params": params, "seeds": list(runs), "claims": [info[i] for i in order],
+            "errors": {str(s): d["error"] for s, d in runs.items() if "error" in d},
+            "seconds": {str(s): d.get("seconds") for s, d in runs.items()},
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def markdown(table: dict) -> str:
+    """The claim × seed table: each claim's value per seed (✓ holds, ✗ not) and "holds in k of n"."""
+    seeds = [str(s) for s in table["seeds"]]
+    over = ", ".join(f"{k} = {v!r}" for k, v in table["params"].items()) or "none"
+    lines = [f"**{table['chapter']}. {table['title']}** at `{table['profile']}` (overrides: {over}; finished "
+             f"{table['finished']})", "",
+             "| claim | expected at | " + " | ".join(f"seed {s}" for s in seeds) + " | holds in |",
+             "|---|---|" + "---|" * len(seeds) + "---|"]
+    for row in table["claims"]:
+        cells = []
+        for s in seeds:
+            v = row["per_seed"].get(s)
+            cells.append("–" if v is None else f"{_fmt(v['value'])} {'✓' if v['holds'] else '✗'}")
+        lines.append(f"| {row['id']}: {row['statement']} | {', '.join(row['expected_at'])} | " + " | ".join(cells)
+                     + f" | {row['holds_k']} of {row['n']} |")
+    for s, err in table["errors"].items():
+        lines.append(f"\nSeed {s} did not finish: `{err}`")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def robustness_page() -> str:
+    """Every claim × seed table found in the build folder, newest first per chapter and profile."""
+    parts = []
+    for ch in CHAPTERS:
+        for path in sorted((build_dir() / "seeds").glob(f"{ch.slug}-*.json")):
+            parts.append(markdown(json.loads(path.read_text())))
+    if not parts:
+        return ("*No seed table has been computed in this build folder yet: run "
+                "`.venv/bin/iclbook seeds 04 --profile ci --seeds 0 1 2`, then rebuild the book.*")
+    return "\n\n".join(parts)

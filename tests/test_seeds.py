@@ -1,0 +1,69 @@
+"""`iclbook seeds`: one run per seed into its own folder, sharing the store, and a claim × seed table."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from iclbook import seeds
+from iclbook.chapters import Chapter
+from iclbook.profiles import Param, ParamSpec
+
+NOTEBOOK = '''# %% tags=["parameters"]
+profile = None
+seed = None
+
+# %%
+from iclbook.claims import Ledger, above
+from iclbook.paths import outputs_dir
+led = Ledger("99", profile)
+led.add("1", "the seed is even", float(seed % 2 == 0), above(0.5))
+led.add("2", "always", 1.0, above(0.5))
+led.save(outputs_dir(profile, "99_toy") / "claims.json")
+if seed == 7:
+    raise RuntimeError("seed 7 breaks")
+'''
+
+
+@dataclass(frozen=True)
+class ToyChapter(Chapter):
+    path: str = ""
+
+    @property
+    def source(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def params(self) -> ParamSpec:
+        return ParamSpec((Param("seed", int, {"ci": 0, "cpu": 0, "gpu": 0}, "seed", low=0, high=100),))
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
+    monkeypatch.setenv("ICLBOOK_STORE", str(tmp_path / "store"))
+    src = tmp_path / "99_toy.py"
+    src.write_text(NOTEBOOK)
+    return ToyChapter("99", "toy", "A toy chapter", str(src))
+
+
+def test_claim_by_seed_table(toy, tmp_path):
+    table = seeds.run_seeds(toy, "ci", [0, 1, 2, 7])
+    rows = {r["id"]: r for r in table["claims"]}
+    assert rows["1"]["holds_k"] == 2 and rows["1"]["n"] == 4  # seeds 0 and 2 (seed 7 failed after saving)
+    assert rows["2"]["holds_k"] == 3 and set(rows["1"]["per_seed"]) == {"0", "1", "2"}
+    assert "seed 7 breaks" not in json.dumps(rows) and "7" in table["errors"]
+    for s in (0, 1, 2):  # each seed into its own folder
+        assert (seeds.seed_build_dir(toy, "ci", s) / "ci" / "outputs" / "99_toy" / "claims.json").exists()
+    md = seeds.table_path(toy, "ci", ".md").read_text()
+    assert "| 1: the seed is even | ci, cpu, gpu | 1 ✓ | 0 ✗ | 1 ✓ | – | 2 of 4 |" in md
+    assert "3 of 4" in md and "Seed 7 did not finish" in md
+    assert json.loads(seeds.table_path(toy, "ci").read_text())["seeds"] == [0, 1, 2, 7]
+
+
+def test_seeds_are_checked_before_any_run(toy):
+    with pytest.raises(Exception, match="parameter 'seed'"):
+        seeds.run_seeds(toy, "ci", [0, 101])
+    with pytest.raises(ValueError, match="distinct"):
+        seeds.run_seeds(toy, "ci", [1, 1])
+    assert not (Path(seeds.seed_build_dir(toy, "ci", 0))).exists()
