@@ -131,9 +131,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .interrupt import stopping_children_on_interrupt
+
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        with stopping_children_on_interrupt():
+            return args.func(args)
     except (ParameterError, KeyError) as err:
         print(f"iclbook: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2

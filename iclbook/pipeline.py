@@ -73,10 +73,11 @@ def execute(chapter: Chapter, profile: str, params: dict[str, Any] | None = None
             cwd=str(cwd), progress_bar=False,
             log_output=log_output, execution_timeout=EXECUTION_TIMEOUT_S,
         )
-    except BaseException:
+    except BaseException as err:
         if tmp.exists():
             os.replace(tmp, failed)
-            print(f"[iclbook] {chapter.slug} failed; the partial notebook is {failed}", file=sys.stderr)
+            if not isinstance(err, KeyboardInterrupt):
+                print(f"[iclbook] {chapter.slug} failed; the partial notebook is {failed}", file=sys.stderr)
         raise
     current_chapter = None
     _hide_injected_parameters(tmp)
