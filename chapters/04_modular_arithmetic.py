@@ -78,6 +78,9 @@ OOD_TEST_AT = ("gpu",)  # where claim 1d (o.o.d. generalisation) is expected: se
 glue("tau", f"{P.tau:g}", display=False)
 glue("p", str(P.p), display=False)
 glue("n_tasks", str(P.p**2), display=False)
+glue("task_rule", f"{P.tasks} tasks", display=False)
+glue("arch", ("rotary position embeddings" if P.pos == "rope" else "learned positions")
+     + (", biases" if P.bias else ", no biases"), display=False)
 
 # %% [markdown]
 # ## The task family
@@ -86,9 +89,10 @@ glue("n_tasks", str(P.p**2), display=False)
 #   $n$ examples $x_1 y_1 z_1\, x_2 y_2 z_2 \dots$ of one task, each number a token; no separator, no task token.
 #   The model predicts every token, but the loss and the accuracy count only the $z$ tokens: $z_k$ is read from the
 #   output at $y_k$, after $k - 1$ complete examples ("$k - 1$ shots").
-# - **Pretraining tasks** follow the paper's *rectangle rule*: draw $(a, b)$ and fresh $x', y'$ and take the four
-#   corners $(a, b), (a, y'), (x', b), (x', y')$, so $n_{\rm i.d.} = 4m$ and every task shares a component with
-#   others. With small $p$ the fresh corners run out; the search is bounded and says so.
+# - **Pretraining tasks** follow the paper's *rectangle rule* (`tasks = "rectangle"`): draw $(a, b)$ and fresh
+#   $x', y'$ and take the four corners $(a, b), (a, y'), (x', b), (x', y')$, so $n_{\rm i.d.} = 4m$ and every task
+#   shares a component with others. With small $p$ the fresh corners run out; the search is bounded and says so.
+#   With `tasks = "random"` they are $n_{\rm i.d.}$ distinct tasks drawn uniformly. This run: {glue:text}`task_rule`.
 # - **Inputs**: the $p^2$ pairs $(x, y)$ are shuffled once and split: a fraction $\alpha$ are *train inputs*. Training
 #   sequences use only pretraining tasks on train inputs, drawn without replacement within a sequence, balanced over
 #   the tasks, fresh every step.
@@ -135,9 +139,9 @@ plt.show()
 # %% [markdown]
 # ## The phase diagram
 #
-# Every point $(n_{\rm i.d.}, \alpha)$ of the grid is its own model: a pre-LN decoder with rotary position
-# embeddings, no biases, a ReLU MLP and tied embeddings, trained with AdamW ($\beta_2 = 0.98$, strong weight decay)
-# under a warm-up and a cosine decay to a tenth. The whole grid trains from one call; on a GPU as one stacked
+# Every point $(n_{\rm i.d.}, \alpha)$ of the grid is its own model: a pre-LN decoder with a ReLU MLP and tied
+# embeddings ({glue:text}`arch`), trained with AdamW ($\beta_2 = 0.98$, strong weight decay on the weight matrices
+# and embeddings, none on biases and LayerNorm gains) under a warm-up and a cosine decay to a tenth. The whole grid trains from one call; on a GPU as one stacked
 # ensemble, on a CPU one model after another, which is faster there (see `iclbook/sweep.py`). A point's
 # **phase** is the most general of the four whose last-shot accuracy reaches τ = {glue:text}`tau`: o.o.d.
 # generalisation (unseen tasks on unseen inputs), o.o.d. memorisation (unseen tasks, train inputs only),

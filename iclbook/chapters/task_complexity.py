@@ -16,7 +16,7 @@ PARAMS = ParamSpec(
         _p("T_grid", int, [64, 256, 1024, 4096, 16384], [64, 256, 1024, 4096, 16384, 65536],
            [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576],
            "numbers of pretraining tasks T (= one-pass SGD steps)", low=1, high=2**24, is_list=True, min_len=3),
-        _p("seeds", int, 8, 16, 32, "independent SGD runs per setting", low=1, high=1024),
+        _p("seeds", int, 32, 32, 32, "independent SGD runs per setting", low=1, high=1024),
         _p("d_grid", int, [4, 8, 16], [4, 8, 16, 32, 64], [8, 16, 32, 64, 128],
            "dimensions compared in the task-count experiment", low=2, high=512, is_list=True, min_len=2),
         _p("mc_samples", int, 50000, 200000, 1000000, "Monte Carlo prompts for risk checks", low=1000, high=10**8),
