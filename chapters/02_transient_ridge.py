@@ -351,7 +351,7 @@ ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, �
 # grid's smallest ε is reported as *not estimated*, and every claim that needs its λ̂ fails and says so.
 
 # %%
-sgld = SGLDConfig(eps=P.llc_eps, gamma=P.llc_gamma, nbeta=P.llc_nbeta, chains=P.llc_chains, burn_in=P.llc_burn_in,
+sgld = SGLDConfig(eps=P.llc_eps or LLC_EPS_GRID[0], gamma=P.llc_gamma, nbeta=P.llc_nbeta, chains=P.llc_chains, burn_in=P.llc_burn_in,
                   draws=P.llc_draws, batch_size=P.llc_batch, seed=P.seed)
 if P.llc_eps > 0:
     llc = sweep_llc(cfg, runs, ch.store, sgld, n=P.llc_n, on_divergence="mark")
