@@ -27,6 +27,8 @@
 # claim on it. Where our model or our measurements could differ from the paper's, the chapter says so.
 
 # %% tags=["remove-cell"]
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -360,9 +362,16 @@ med = {k: float(np.median([f[k] for f in final.values()])) for k in final[s0]}
 rates = np.array([f["rate"] for f in fits.values()])
 r2s = np.array([f["r2"] for f in fits.values()])
 max_clean = max(f["test_err_clean"] for f in final.values())
-attn_ratio = min(f["attn_specific"] / max(f["attn_complement"], f["attn_noise"]) for f in final.values())
-mlp_ratio = min(f["mlp_specific"] / max(f["mlp_complement"], f["mlp_noise"]) for f in final.values())
-growth = min(series(r, "mlp_specific")[-1] / series(r, "mlp_specific")[0] for _, r, _, _ in main.values())
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, with a zero denominator giving inf (a > 0) or nan (a ≤ 0): e.g. σ_ξ = 0 leaves no noise direction."""
+    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
+
+
+attn_ratio = min(ratio(f["attn_specific"], max(f["attn_complement"], f["attn_noise"])) for f in final.values())
+mlp_ratio = min(ratio(f["mlp_specific"], max(f["mlp_complement"], f["mlp_noise"])) for f in final.values())
+growth = min(ratio(series(r, "mlp_specific")[-1], series(r, "mlp_specific")[0]) for _, r, _, _ in main.values())
 glue("rate", f"{np.median(rates):.3f}", display=False)
 glue("efold", f"{1 / np.median(rates):.0f}", display=False)
 glue("r2", f"{np.median(r2s):.2f}", display=False)
@@ -608,7 +617,9 @@ def first_grad_norm(loss: str) -> float:
     return float(torch.sqrt(sum((p.grad**2).sum() for p in m.parameters())))
 
 
-g_ratio = first_grad_norm("logistic") / first_grad_norm("mse")
+g_ratio = ratio(first_grad_norm("logistic"), first_grad_norm("mse"))
+if not (math.isfinite(g_ratio) and g_ratio > 0):  # a first batch with every ReLU off has no gradient to match:
+    g_ratio = 0.25  # fall back to the ratio of dℓ/df at f = 0, 1/2 (logistic) over 2 (MSE)
 lr_matched = P.lr * g_ratio
 variants = {
     "softmax + logistic (main)": [main[s][1] for s in seed_list],

@@ -14,7 +14,7 @@ PARAMS = ParamSpec(
            is_list=True, min_len=2),
         _p("tasks", str, "random", "random", "rectangle",
            "how pretraining tasks are drawn: the paper's rectangle rule, or uniformly at random", choices=TASK_RULES),
-        _p("alphas", float, [0.8], [0.6, 0.8], [0.3, 0.5, 0.7, 0.9],
+        _p("alphas", float, [0.8], [0.8], [0.3, 0.5, 0.7, 0.9],
            "fractions α of the p² input pairs used for training", low=0.01, high=0.99, is_list=True),
         _p("n_layer", int, 2, 2, 2, "depth of the phase-diagram models", low=1, high=48),
         _p("control_layers", int, 1, 1, 1, "depth of the shallow control (claim 2)", low=1, high=48),
