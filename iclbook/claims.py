@@ -115,7 +115,7 @@ class Ledger:
     def markdown(self) -> str:
         rows = ["| # | claim | measured | criterion | expected at | status |", "|---|---|---|---|---|---|"]
         for c in self.claims:
-            value = _fmt_value(c.value) + (f" ({c.detail})" if c.detail else "")
+            value = fmt_value(c.value) + (f" ({c.detail})" if c.detail else "")
             rows.append(
                 f"| {c.id} | {c.statement} | {value} | {c.criterion} | {', '.join(c.expected_at)} "
                 f"| {c.status(self.profile)} |"
@@ -136,7 +136,7 @@ class Ledger:
         from myst_nb import glue
 
         for c in self.claims:
-            glue(f"claim{c.id}_value", _fmt_value(c.value), display=False)
+            glue(f"claim{c.id}_value", fmt_value(c.value), display=False)
             glue(f"claim{c.id}_status", c.status(self.profile), display=False)
 
     def to_dict(self) -> dict:
@@ -154,7 +154,7 @@ def load(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def _fmt_value(v: Any) -> str:
+def fmt_value(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):

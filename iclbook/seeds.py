@@ -7,7 +7,6 @@ and Markdown to ``<build>/seeds/<slug>-<profile>.{json,md}``. The book's robustn
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from contextlib import contextmanager
@@ -110,20 +109,12 @@ def markdown(table: dict) -> str:
         cells = []
         for s in seeds:
             v = row["per_seed"].get(s)
-            cells.append("–" if v is None else f"{_fmt(v['value'])} {'✓' if v['holds'] else '✗'}")
+            cells.append("–" if v is None else f"{claims_mod.fmt_value(v['value'])} {'✓' if v['holds'] else '✗'}")
         lines.append(f"| {row['id']}: {row['statement']} | {', '.join(row['expected_at'])} | " + " | ".join(cells)
                      + f" | {row['holds_k']} of {row['n']} |")
     for s, err in table["errors"].items():
         lines.append(f"\nSeed {s} did not finish: `{err}`")
     return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.3g}" if math.isfinite(v) else str(v)
-    return str(v)
 
 
 def robustness_page() -> str:

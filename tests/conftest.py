@@ -1,7 +1,12 @@
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import torch
+
+from iclbook.chapters import Chapter
+from iclbook.profiles import Param, ParamSpec
 
 torch.set_num_threads(1)
 
@@ -16,3 +21,31 @@ def _isolated_store(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("ICLBOOK_DEVICE", "cpu")
+
+
+@dataclass(frozen=True)
+class ToyChapter(Chapter):
+    """A chapter whose notebook is any file and whose declaration is given: for pipeline tests."""
+
+    path: str = ""
+    spec: ParamSpec = field(default_factory=lambda: ParamSpec(()))
+
+    @property
+    def source(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def params(self) -> ParamSpec:
+        return self.spec
+
+
+@pytest.fixture
+def make_toy(tmp_path, monkeypatch):
+    """make_toy(notebook_text, *params) -> a ToyChapter "99_toy" building into tmp_path/build."""
+    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
+
+    def make(text: str, *params: Param) -> ToyChapter:
+        src = tmp_path / "99_toy.py"
+        src.write_text(text)
+        return ToyChapter("99", "toy", "A toy chapter", str(src), ParamSpec(params))
+    return make

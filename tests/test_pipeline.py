@@ -1,13 +1,9 @@
 """The pipeline never leaves a notebook that reads as good after a failed run, and skips up-to-date chapters."""
-from dataclasses import dataclass
-from pathlib import Path
-
 import papermill
 import pytest
 
 from iclbook import pipeline
-from iclbook.chapters import Chapter
-from iclbook.profiles import Param, ParamSpec
+from iclbook.profiles import Param
 
 NOTEBOOK = '''# %% tags=["parameters"]
 profile = None
@@ -20,25 +16,9 @@ print("ok")
 '''
 
 
-@dataclass(frozen=True)
-class ToyChapter(Chapter):
-    path: str = ""
-
-    @property
-    def source(self) -> Path:
-        return Path(self.path)
-
-    @property
-    def params(self) -> ParamSpec:
-        return ParamSpec((Param("fail", bool, {"ci": False, "cpu": False, "gpu": False}, "raise in cell 2"),))
-
-
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
-    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
-    src = tmp_path / "99_toy.py"
-    src.write_text(NOTEBOOK)
-    return ToyChapter("99", "toy", "A toy chapter", str(src))
+def toy(make_toy):
+    return make_toy(NOTEBOOK, Param("fail", bool, {"ci": False, "cpu": False, "gpu": False}, "raise in cell 2"))
 
 
 def test_failed_chapter_leaves_no_good_looking_notebook(toy):

@@ -1,13 +1,11 @@
 """`iclbook seeds`: one run per seed into its own folder, sharing the store, and a claim × seed table."""
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from iclbook import seeds
-from iclbook.chapters import Chapter
-from iclbook.profiles import Param, ParamSpec
+from iclbook.profiles import Param
 
 NOTEBOOK = '''# %% tags=["parameters"]
 profile = None
@@ -25,26 +23,10 @@ if seed == 7:
 '''
 
 
-@dataclass(frozen=True)
-class ToyChapter(Chapter):
-    path: str = ""
-
-    @property
-    def source(self) -> Path:
-        return Path(self.path)
-
-    @property
-    def params(self) -> ParamSpec:
-        return ParamSpec((Param("seed", int, {"ci": 0, "cpu": 0, "gpu": 0}, "seed", low=0, high=100),))
-
-
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
-    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
+def toy(make_toy, tmp_path, monkeypatch):
     monkeypatch.setenv("ICLBOOK_STORE", str(tmp_path / "store"))
-    src = tmp_path / "99_toy.py"
-    src.write_text(NOTEBOOK)
-    return ToyChapter("99", "toy", "A toy chapter", str(src))
+    return make_toy(NOTEBOOK, Param("seed", int, {"ci": 0, "cpu": 0, "gpu": 0}, "seed", low=0, high=100))
 
 
 def test_claim_by_seed_table(toy, tmp_path):
