@@ -475,7 +475,7 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # ### Pilots after the weight-decay fix (December 2026)
 #
 # The pilots above ran before the trainer learned to spare biases and LayerNorm gains from weight decay. A plain,
-# self-contained training loop (`../shared/pilots/modular_pilot.py` in the project's workspace) then showed that
+# self-contained training loop, kept beside the project as a reference, then showed that
 # the library's decoder and task sets do learn this task once the recipe is fixed: learned positions, linear
 # biases, and weight decay on the weight matrices and embeddings only. The trainer now applies that rule to every
 # chapter. The runs below go through the library's own trainer (`train_sweep`, via `tools/ch04_pilot.py`): $p = 7$,

@@ -64,7 +64,7 @@ def decays(module: nn.Module, name: str) -> bool:
 
     Decided by role, not by shape: with the ensemble axis a LayerNorm gain is (E, C) and a linear bias (E, 1, n), so
     "decay only tensors of two or more dimensions" would decay both. Decaying the gains kept chapter 4's models on
-    the ln p plateau (../shared/pilots/modular_pilot.py)."""
+    the ln p plateau (see the pilots in its appendix)."""
     is_norm = isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)) or getattr(module, "is_norm", False)
     return not (is_norm or name.endswith("bias"))
 
