@@ -44,7 +44,8 @@ def cmd_seeds(args) -> int:
     profile = args.profile or default_profile()
     params = {name: _value(v) for name, v in args.param}
     try:
-        table = run_seeds(chapter, profile, args.seeds, params, force=args.force, log_output=not args.quiet)
+        table = run_seeds(chapter, profile, args.seeds, params, force=args.force, log_output=not args.quiet,
+                          collect=args.collect)
     except ValueError as err:
         raise ParameterError(str(err)) from err
     print(f"[iclbook] claim x seed table: {table_path(chapter, profile, '.md')} (and .json)")
@@ -113,6 +114,8 @@ def parser() -> argparse.ArgumentParser:
                     help="override one parameter for every seed (repeatable)")
     sd.add_argument("--force", action="store_true", help="re-execute even if a seed's notebook is up to date")
     sd.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
+    sd.add_argument("--collect", action="store_true",
+                    help="run nothing: tabulate each seed's last finished run (seeds run separately, e.g. in parallel)")
     sd.set_defaults(func=cmd_seeds)
 
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")

@@ -44,9 +44,12 @@ def _build_folder(path: Path) -> Iterator[None]:
 
 
 def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str, Any] | None = None, *,
-              force: bool = False, log_output: bool = False) -> dict:
+              force: bool = False, log_output: bool = False, collect: bool = False) -> dict:
     """Execute ``chapter`` once per seed and write the claim × seed table; a seed whose run fails is recorded as
-    failed (with its error) and the others still run."""
+    failed (with its error) and the others still run.
+
+    ``collect`` executes nothing: it tabulates each seed's last finished run in its folder (for seeds run apart, e.g.
+    two at a time in separate processes)."""
     from .pipeline import execute
 
     params = dict(params or {})
@@ -62,11 +65,15 @@ def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str
         t0 = time.time()
         with _build_folder(folder):
             try:
-                execute(chapter, profile, {**params, "seed": s}, force=force, log_output=log_output)
+                if not collect:
+                    execute(chapter, profile, {**params, "seed": s}, force=force, log_output=log_output)
                 runs[s] = claims_mod.load(outputs_dir(profile, chapter.slug) / "claims.json")
+                if runs[s].get("provenance", {}).get("params", {}).get("seed", s) != s:
+                    raise RuntimeError(f"the ledger in {folder} is not seed {s}'s")
             except Exception as err:  # noqa: BLE001 - a failed seed is a result of its own
                 runs[s] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
-        runs[s]["seconds"] = round(time.time() - t0, 1)
+        runs[s]["seconds"] = round(time.time() - t0, 1) if not collect else \
+            runs[s].get("provenance", {}).get("wall_seconds")
     table = seed_table(chapter, profile, params, runs)
     path = table_path(chapter, profile)
     path.parent.mkdir(parents=True, exist_ok=True)

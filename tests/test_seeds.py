@@ -49,3 +49,12 @@ def test_seeds_are_checked_before_any_run(toy):
     with pytest.raises(ValueError, match="distinct"):
         seeds.run_seeds(toy, "ci", [1, 1])
     assert not (Path(seeds.seed_build_dir(toy, "ci", 0))).exists()
+
+
+def test_collect_tabulates_seeds_run_apart_without_executing(toy):
+    seeds.run_seeds(toy, "ci", [0])
+    seeds.run_seeds(toy, "ci", [1])
+    table = seeds.run_seeds(toy, "ci", [0, 1, 3], collect=True)  # seed 3 never ran
+    rows = {r["id"]: r for r in table["claims"]}
+    assert rows["1"]["holds_k"] == 1 and rows["2"]["holds_k"] == 2 and rows["2"]["n"] == 3
+    assert set(table["errors"]) == {"3"}
