@@ -161,11 +161,28 @@ def test_chapter4_parameters_are_checked():
     from iclbook.profiles import ParameterError
 
     spec = get("04").params
-    with pytest.raises(ParameterError, match="parameter 'n_ids'.*multiples of 4"):
-        spec.resolve("ci", {"n_ids": [16, 18]})
+    with pytest.raises(ParameterError, match="parameter 'n_ids'.*tasks = 'rectangle'.*multiples of 4"):
+        spec.resolve("ci", {"n_ids": [16, 18], "tasks": "rectangle"})
+    assert spec.resolve("ci", {"n_ids": [16, 18], "tasks": "random"}).n_ids == [16, 18]
+    with pytest.raises(ParameterError, match="parameter 'n_ids'.*below p² = 49"):
+        spec.resolve("ci", {"n_ids": [16, 49]})
+    with pytest.raises(ParameterError, match="parameter 'tasks'"):
+        spec.resolve("ci", {"tasks": "grid"})
+    with pytest.raises(ParameterError, match="parameter 'n_embd'.*pos = 'rope'"):
+        spec.resolve("ci", {"pos": "rope", "n_embd": 36, "n_head": 4})
+    assert spec.resolve("ci", {"pos": "learned", "n_embd": 36, "n_head": 4}).n_embd == 36
     with pytest.raises(ParameterError, match="parameter 'p'.*a prime"):
         spec.resolve("ci", {"p": 9})
     with pytest.raises(ParameterError, match="parameter 'alphas'"):
         spec.resolve("ci", {"alphas": [0.1]})
     with pytest.raises(ParameterError, match="parameter 'pos'"):
         spec.resolve("ci", {"pos": "alibi"})
+
+
+def test_random_rule_draws_distinct_tasks_of_any_count():
+    t = ModularTask(7, 13, 0.8, 6, seed=3, rule="random")
+    ids = set(map(tuple, t.id_tasks.tolist()))
+    assert len(ids) == 13 and not ids & set(map(tuple, t.ood_tasks.tolist()))
+    assert len(ids) + t.ood_tasks.shape[0] == 49
+    with pytest.raises(ValueError, match="rule"):
+        ModularTask(7, 12, 0.8, 6, rule="grid")
