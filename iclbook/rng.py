@@ -1,8 +1,8 @@
 """Every random stream of the book: a purpose and integer keys in, a ``torch.Generator`` out.
 
 A stream is named, never computed: ``generator("batch", seed, step)`` and ``generator("eval", seed, 0)`` are
-independent for every seed and step, where seed arithmetic (``seed * 7919 + step``, ``EVAL_SEED + seed``) collides
-as soon as a reader picks a large seed. The key words go through numpy's ``SeedSequence``, with two of its pitfalls
+independent for every seed and step, where seed arithmetic (a seed times a prime plus the step, an evaluation
+offset plus the seed) collides as soon as a reader picks a large seed. The key words go through numpy's ``SeedSequence``, with two of its pitfalls
 closed off: it ignores trailing zero words (``[5]`` and ``[5, 0]`` give one stream) and splits a key ≥ 2³² into
 words (``[2**32]`` equals ``[0, 1]``). So every purpose has a fixed number of keys, each checked to lie in
 [0, 2³²), and the entropy starts with a stable hash of the purpose's name and the number of keys.
