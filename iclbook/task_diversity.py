@@ -219,7 +219,8 @@ def calibrated_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig,
     if not grid or grid[-1] <= 0:
         raise ValueError(f"calibrated_llc: eps_grid must hold positive step sizes, got {eps_grid}")
     for eps in grid:
-        out = sweep_llc(cfg, runs, store, replace(sgld, eps=eps), n, on_divergence="mark", key_extra={"eps_grid": grid})
+        out = sweep_llc(cfg, runs, store, replace(sgld, eps=eps), n, on_divergence="mark",
+                        key_extra={"eps_grid": grid})
         if not any(r["diverged"] for r in out.values()):
             return out, eps
     return out, grid[-1]
