@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shutil
 import sys
 
@@ -88,6 +89,25 @@ def cmd_clean(args) -> int:
     return 0
 
 
+EXECUTOR_HELP = ("where sweep members train: inline, local:N (N worker processes) or dask:ADDRESS (a Dask "
+                 "scheduler); sets ICLBOOK_EXECUTOR for the chapters' kernels (default: that variable, else "
+                 "the machine's measured default); results do not depend on it")
+
+
+def _choose_executor(args) -> None:
+    """``--executor`` sets ``ICLBOOK_EXECUTOR`` for the kernels; a bad value (flag or variable) fails here, before
+    any chapter starts."""
+    from . import executor
+
+    try:
+        if getattr(args, "executor", None):
+            os.environ[executor.ENV] = str(executor.parse(args.executor))
+        if args.command in ("run", "seeds", "book"):
+            executor.current()
+    except ValueError as err:
+        raise ParameterError(str(err)) from err
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="iclbook",
@@ -104,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
                      help="override one parameter, e.g. -p d 16 (repeatable; see `iclbook list`)")
     run.add_argument("--force", action="store_true", help="re-execute even if the notebook is up to date")
     run.add_argument("--quiet", action="store_true", help="do not stream the notebook's output")
+    run.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
     run.set_defaults(func=cmd_run)
 
     sd = sub.add_parser("seeds", help="rerun one chapter per seed and tabulate how often each claim holds")
@@ -116,12 +137,14 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     sd.add_argument("--collect", action="store_true",
                     help="run nothing: tabulate each seed's last finished run (seeds run separately, e.g. in parallel)")
+    sd.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
     sd.set_defaults(func=cmd_seeds)
 
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")
     bk.add_argument("--profile", choices=PROFILES, help="parameter profile (default: gpu with CUDA, else cpu)")
     bk.add_argument("--force", action="store_true", help="re-execute chapters even if up to date")
     bk.add_argument("--no-execute", action="store_true", help="only build from already executed notebooks")
+    bk.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
     bk.set_defaults(func=cmd_book)
 
     ls = sub.add_parser("list", help="list chapters with their parameters, profile values and allowed ranges")
@@ -138,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     try:
+        _choose_executor(args)
         with stopping_children_on_interrupt():
             return args.func(args)
     except (ParameterError, KeyError) as err:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from . import plotting, runtime
+from . import executor, plotting, runtime
 from .chapters import get
 from .claims import Ledger
 from .paths import outputs_dir
@@ -64,7 +64,7 @@ class ChapterRun:
         return (
             f"Profile **{P.profile}** (explicit overrides: {over}); seed {P.seed}; device `{self.device}` "
             f"({device_name(self.device)}), {self.threads} CPU thread(s), torch {torch.__version__}; "
-            f"code {code_version()}."
+            f"sweeps on `{executor.current()}`; code {code_version()}."
         )
 
     def savefig(self, fig, name: str) -> None:

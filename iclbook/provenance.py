@@ -1,4 +1,4 @@
-"""What a ledger was computed with: parameters, seed, device, threads, versions, commit and wall time.
+"""What a ledger was computed with: parameters, seed, device, threads, versions, commit, executor and wall time.
 
 Written into ``claims.json`` beside the claims, so that any ledger can be traced back to the run that made it.
 """
@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from . import executor
 from .paths import repo_root
 
 
@@ -38,4 +39,5 @@ def provenance(params: dict[str, Any], profile: str, dev: torch.device, threads:
     """The record saved with a chapter's claims."""
     return {"profile": profile, "params": params, "seed": params.get("seed"), "device": str(dev),
             "device_name": device_name(dev), "threads": threads, "torch": torch.__version__,
-            "python": platform.python_version(), "code": code_version(), "wall_seconds": round(seconds, 1)}
+            "python": platform.python_version(), "code": code_version(), "executor": str(executor.current()),
+            "wall_seconds": round(seconds, 1)}

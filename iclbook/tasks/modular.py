@@ -139,6 +139,14 @@ class ModularTask:
         for name in ("id_tasks", "ood_tasks", "train_pairs", "test_pairs"):
             setattr(self, name, getattr(self, name).to(dev))
 
+    def spec(self) -> dict:
+        """The plain data that rebuilds this task (``ModularTask(**spec, device=…)``) and keys its store entries;
+        ``n_ood_max`` appears only off its default, so that the keys of earlier entries still match."""
+        out = dict(p=self.p, n_id=self.n_id, alpha=self.alpha, n_ex=self.n_ex, seed=self.seed, rule=self.rule)
+        if self.n_ood_max != 256:
+            out["n_ood_max"] = self.n_ood_max
+        return out
+
     def train_batch(self, B: int, generator: torch.Generator) -> Tensor:
         """B fresh sequences of pretraining tasks on train inputs, balanced over the tasks."""
         idx = balanced_index(self.n_id, B, generator, self.id_tasks.device)
