@@ -87,6 +87,9 @@ def test_chapter_checks_catch_grids_a_chapter_cannot_fit():
     """Cross-parameter rules of the chapters stop a run before training, naming the parameter."""
     from iclbook.chapters import get
 
-    with pytest.raises(ParameterError, match="parameter 'T_grid'.*at least two values >= 1024"):
+    with pytest.raises(ParameterError, match=r"parameter 'T_grid'.*at least two values >= 16·d² = 16384 at d = 32"):
         get("01").params.resolve("gpu", {"T_grid": [64, 256, 1024]})
+    assert get("01").params.resolve("ci", {"d": 16}).d == 16  # 4096 and 16384 lie on the tail
+    with pytest.raises(ParameterError, match=r"parameter 'T_grid'.*>= 16·d² = 16384 at d = 32"):
+        get("01").params.resolve("ci", {"d": 32})
     assert get("01").params.resolve("ci", {"T_grid": [64, 1024, 4096]}).T_grid == [64, 1024, 4096]
