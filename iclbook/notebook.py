@@ -61,6 +61,8 @@ class ChapterRun:
         """A one-paragraph account of what produced this page (profile, overrides, hardware)."""
         P = self.P
         over = ", ".join(f"{k} = {getattr(P, k)!r}" for k in P.overridden) or "none"
+        if P.derived:
+            over += "; following them: " + ", ".join(f"{k} = {getattr(P, k)!r}" for k in P.derived)
         return (
             f"Profile **{P.profile}** (explicit overrides: {over}); seed {P.seed}; device `{self.device}` "
             f"({device_name(self.device)}), {self.threads} CPU thread(s), torch {torch.__version__}; "

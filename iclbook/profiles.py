@@ -101,6 +101,9 @@ class ParamSpec:
 
     params: tuple[Param, ...]
     checks: tuple = field(default=())  # callables (values) -> error message or None, for cross-parameter rules
+    # callables (profile values, values, overridden names) -> {name: value}: a parameter left at its profile value
+    # that should follow an overridden one (e.g. more steps for a larger p); explicit overrides always win
+    derived: tuple = field(default=())
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]
@@ -137,20 +140,29 @@ class ParamSpec:
                 values[p.name] = p.validate(overrides[p.name])
             else:
                 values[p.name] = p.per_profile[profile]
+        base = {p.name: p.per_profile[profile] for p in self.params}
+        derived: list[str] = []
+        for rule in self.derived:
+            for k, v in rule(base, values, set(overrides)).items():
+                if k not in overrides:
+                    values[k] = self[k].validate(v)
+                    derived.append(k)
         for check in self.checks:
             message = check(values)
             if message:
                 raise ParameterError(message)
-        return Params(profile, values, tuple(sorted(overrides)))
+        return Params(profile, values, tuple(sorted(overrides)), tuple(derived))
 
 
 class Params:
     """Resolved, validated parameters; read them as attributes (``P.d``)."""
 
-    def __init__(self, profile: str, values: Mapping[str, Any], overridden: Iterable[str] = ()) -> None:
+    def __init__(self, profile: str, values: Mapping[str, Any], overridden: Iterable[str] = (),
+                 derived: Iterable[str] = ()) -> None:
         self.profile = profile
         self._values = MappingProxyType(dict(values))
         self.overridden = tuple(overridden)
+        self.derived = tuple(derived)  # left at the profile's value but following an override (ParamSpec.derived)
 
     def __getattr__(self, name: str) -> Any:
         try:

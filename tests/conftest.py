@@ -21,6 +21,7 @@ def _isolated_store(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("ICLBOOK_DEVICE", "cpu")
+    os.environ.setdefault("ICLBOOK_EXECUTOR", "inline")  # sweeps train in the test's process unless a test says so
 
 
 @dataclass(frozen=True)

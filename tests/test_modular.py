@@ -186,3 +186,14 @@ def test_random_rule_draws_distinct_tasks_of_any_count():
     assert len(ids) + t.ood_tasks.shape[0] == 49
     with pytest.raises(ValueError, match="rule"):
         ModularTask(7, 12, 0.8, 6, rule="grid")
+
+
+def test_chapter4_steps_follow_a_larger_p_unless_given():
+    from iclbook.chapters import get
+
+    spec = get("04").params
+    P = spec.resolve("ci", {"p": 11})
+    assert P.steps == round(800 * (11 / 7) ** 2) and P.derived == ("steps",) and P.overridden == ("p",)
+    assert spec.resolve("ci", {"p": 11, "steps": 300}).steps == 300  # an explicit value wins
+    assert spec.resolve("ci", {"p": 5, "n_ids": [4, 16]}).steps == 800  # never fewer steps
+    assert spec.resolve("gpu", {}).steps == 40000 and spec.resolve("gpu", {}).derived == ()

@@ -1,7 +1,8 @@
 """Pilot one chapter-4 grid point through the library's own trainer (``train_sweep``), printing its evaluations.
 
-Used to search for a ``cpu`` recipe (the chapter's appendix lists the runs). One thread per run, two runs at a time:
-    ICLBOOK_THREADS=1 .venv/bin/python tools/ch04_pilot.py --seed 0 --n-id 40 --rule random --pos learned --bias 1
+Used to search for a ``cpu`` recipe (the chapter's appendix lists the runs). Several seeds train as one sweep on an
+executor, e.g. two at a time on the two cores:
+    .venv/bin/python tools/ch04_pilot.py --seeds 0 1 2 --n-id 40 --rule random --executor local:2
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 import json
 import time
 
+from iclbook.executor import parse
 from iclbook.runtime import device, set_threads
 from iclbook.store import Store
 from iclbook.sweep import train_sweep
@@ -34,21 +36,23 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--n-eval", type=int, default=1024)
     ap.add_argument("--every", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--executor", default="inline", help="inline | local:N | dask:ADDRESS")
     ap.add_argument("--store", default="build/pilot-store")
     a = ap.parse_args()
     set_threads()
     dev = device()
-    task = ModularTask(a.p, a.n_id, a.alpha, a.n_ex, seed=a.seed, device=dev, rule=a.rule)
+    tasks = [ModularTask(a.p, a.n_id, a.alpha, a.n_ex, seed=s, device=dev, rule=a.rule) for s in a.seeds]
     cfg = dict(n_layer=a.layers, n_embd=a.width, n_head=4, activation="relu", pos=a.pos, bias=bool(a.bias),
                tie_embeddings=True)
     optim = OptimConfig("adamw", a.lr, (0.9, 0.98), a.wd, schedule="warmup_cosine", warmup=a.warmup,
                         final_lr_frac=0.1)
     t0 = time.perf_counter()
-    m = train_sweep([task], cfg, optim, a.steps, a.batch, [a.seed], Store(a.store), 1,
-                    list(range(0, a.steps + 1, a.every)), a.n_eval, dev)[0]
-    for e in m.result.evals:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in e.items()}))
+    members = train_sweep(tasks, cfg, optim, a.steps, a.batch, a.seeds, Store(a.store), 1,
+                          list(range(0, a.steps + 1, a.every)), a.n_eval, dev, executor=parse(a.executor))
+    for s, m in zip(a.seeds, members):
+        for e in m.result.evals:
+            print(json.dumps({"seed": s, **{k: round(v, 3) if isinstance(v, float) else v for k, v in e.items()}}))
     print(json.dumps({"args": vars(a), "seconds": round(time.perf_counter() - t0, 1)}))
 
 
