@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,22 +142,30 @@ def vendored_mathjax() -> Path:
 
 
 def claims_table(profile: str) -> str:
-    """A markdown table of every chapter's claim status from the last build at ``profile``."""
-    rows = ["| chapter | claims holding | not holding | last run |", "|---|---|---|---|"]
+    """Per chapter, from its last run at ``profile``: each claim's statement, value, criterion and verdict, under a
+    line naming the profile, the seed, when the run finished and how long it took."""
+    out = []
     for ch in CHAPTERS:
         path = outputs_dir(profile, ch.slug) / "claims.json"
-        link = f"[{ch.id}. {ch.title}]({ch.slug}.ipynb)"
+        out.append(f"### [{ch.id}. {ch.title}]({ch.slug}.ipynb)\n")
         if not path.exists() or not notebook_path(ch, profile).exists():
-            rows.append(f"| {link} | – | – | not executed at `{profile}` |")
+            out.append(f"Not executed at `{profile}`.\n")
             continue
         data = claims_mod.load(path)
-        held = [c["id"] for c in data["claims"] if c["holds"]]
-        not_held = [
-            c["id"] + ("" if profile in c["expected_at"] else f" (needs {'/'.join(c['expected_at'])})")
-            for c in data["claims"] if not c["holds"]
-        ]
-        rows.append(f"| {link} | {', '.join(held) or '–'} | {', '.join(not_held) or '–'} | `{profile}` |")
-    return "\n".join(rows)
+        prov = data.get("provenance", {})
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(path.stat().st_mtime))
+        held = sum(c["holds"] for c in data["claims"])
+        out.append(f"Run at `{profile}`, seed {prov.get('seed', '?')}, finished {when} after "
+                   f"{prov.get('wall_seconds', float('nan')):.0f} s: {held} of {len(data['claims'])} claims hold.\n")
+        out.append("| claim | statement | value | criterion | verdict |\n|---|---|---|---|---|")
+        for c in data["claims"]:
+            verdict = "✓ holds" if c["holds"] else (
+                "✗ does not hold" + ("" if profile in c["expected_at"] else f" (expected at {'/'.join(c['expected_at'])})"))
+            statement = c["statement"].replace("|", "\\|")
+            out.append(f"| {c['id']} | {statement} | {claims_mod.fmt_value(c['value'])} | {c['criterion']} | "
+                       f"{verdict} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def build(profile: str) -> Path:
