@@ -75,6 +75,7 @@ def test_book_builds_with_every_chapter_figure_and_ledger(ci_build):
         assert len(re.findall(r"<img[^>]+src=\"[^\"]*\.png\"", page)) >= 2, f"{ch.slug}: figures missing"
         assert "criterion" in page and "expected at" in page, f"{ch.slug}: ledger table missing"
         assert "Traceback" not in page
+        assert "_static/iclbook.css" in page, "the book's CSS (code wrapping) is not linked"
     assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax is not vendored"
 
 
