@@ -23,7 +23,7 @@ from iclbook import executor as ex  # noqa: E402
 from iclbook import rng, runtime  # noqa: E402
 from iclbook.chapters import get  # noqa: E402
 from iclbook.store import Store  # noqa: E402
-from iclbook.sweep import train_sweep  # noqa: E402
+from iclbook.experiments.modular_arithmetic import train_sweep  # noqa: E402
 from iclbook.tasks.modular import ModularTask  # noqa: E402
 from iclbook.train import OptimConfig, checkpoint_steps  # noqa: E402
 

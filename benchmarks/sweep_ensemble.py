@@ -20,7 +20,7 @@ from iclbook import rng
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from iclbook.models.gpt import GPT  # noqa: E402
-from iclbook.task_diversity import SweepConfig, make_loss  # noqa: E402
+from iclbook.experiments.transient_ridge import SweepConfig, make_loss  # noqa: E402
 
 
 def ms_per_step(cfg: SweepConfig, group: list, steps: int) -> float:

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from sweep_ensemble import ms_per_step  # noqa: E402
 
-from iclbook.task_diversity import SweepConfig  # noqa: E402
+from iclbook.experiments.transient_ridge import SweepConfig  # noqa: E402
 
 MS = [1, 4, 8, 13, 16, 64, math.inf]  # chapter 2's `cpu` grid plus M = ∞
 

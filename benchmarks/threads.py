@@ -10,7 +10,7 @@ import torch
 
 from iclbook import closed_forms as cf
 from iclbook.models.gpt import GPT, GPTConfig
-from iclbook.models.linear_attention import pretrain_sgd
+from iclbook.experiments.task_complexity import pretrain_sgd
 from iclbook.tasks.regression import RegressionTask
 
 

@@ -37,7 +37,7 @@ from iclbook.analysis.scaling import first_crossing, loglog_slope
 from iclbook.chapters.task_complexity import t_large
 from iclbook.claims import above, below, between, is_true
 from iclbook.models.gpt import GPT, GPTConfig
-from iclbook.models.linear_attention import pretrain_sgd_sweep
+from iclbook.experiments.task_complexity import pretrain_sgd_sweep
 from iclbook.models.regression_tokens import get_format
 from iclbook.notebook import open_chapter
 from iclbook import rng

@@ -42,7 +42,7 @@ from iclbook.analysis.transient import smoothed_minimum, threshold_between
 from iclbook.claims import above, below, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import BASELINE, PALETTE
-from iclbook.task_diversity import LLC_EPS_GRID, SweepConfig, calibrated_llc, m_label, make_probes, sweep_llc, train_sweep
+from iclbook.experiments.transient_ridge import LLC_EPS_GRID, SweepConfig, calibrated_llc, m_label, make_probes, sweep_llc, train_sweep
 
 ch = open_chapter("02", globals())
 

@@ -36,9 +36,9 @@ from matplotlib.colors import LogNorm
 from myst_nb import glue
 
 from iclbook.analysis import update_similarity as us
-from iclbook.analysis.icl_vs_ft import compare
+from iclbook.experiments.layer_causality import compare
 from iclbook.claims import above, below, near
-from iclbook.finetune import lm_loss
+from iclbook.experiments.layer_causality import lm_loss
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.notebook import open_chapter
 from iclbook import rng

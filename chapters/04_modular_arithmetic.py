@@ -38,7 +38,7 @@ from iclbook.claims import above, at_least, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
 from iclbook import rng
-from iclbook.sweep import train_sweep
+from iclbook.experiments.modular_arithmetic import train_sweep
 from iclbook.tasks.modular import EVAL_SETS, ModularTask, z_logits_targets
 from iclbook.train import OptimConfig, checkpoint_steps
 
@@ -142,7 +142,7 @@ plt.show()
 # Every point $(n_{\rm i.d.}, \alpha)$ of the grid is its own model: a pre-LN decoder with a ReLU MLP and tied
 # embeddings ({glue:text}`arch`), trained with AdamW ($\beta_2 = 0.98$, strong weight decay on the weight matrices
 # and embeddings, none on biases and LayerNorm gains) under a warm-up and a cosine decay to a tenth. The whole grid trains from one call; on a GPU as one stacked
-# ensemble, on a CPU one model after another, which is faster there (see `iclbook/sweep.py`). A point's
+# ensemble, on a CPU one model after another, which is faster there (see `iclbook/experiments/modular_arithmetic.py`). A point's
 # **phase** is the most general of the four whose last-shot accuracy reaches τ = {glue:text}`tau`: o.o.d.
 # generalisation (unseen tasks on unseen inputs), o.o.d. memorisation (unseen tasks, train inputs only),
 # i.d. generalisation, i.d. memorisation.

@@ -39,7 +39,8 @@ from iclbook.analysis.concept_probes import (
     evaluate_prompts, feature_products, fit_exponential_rate, log_eps_slope, mlp_summary, steps_to_eps, suffix_max,
 )
 from iclbook.claims import above, below
-from iclbook.models.concept import ConceptModelConfig, ConceptTransformer, concept_loss, train_concept
+from iclbook.experiments.multi_concept import train_concept
+from iclbook.models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
 from iclbook import rng

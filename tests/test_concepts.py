@@ -228,7 +228,7 @@ def test_batch_cat_and_evaluate_prompts(setup):
 
 
 def test_train_concept_learns_is_deterministic_and_reuses_the_store():
-    from iclbook.models.concept import train_concept
+    from iclbook.experiments.multi_concept import train_concept
     from iclbook.store import Store
 
     task = ConceptTask(d=32, K=4, L=6, S=2, sigma_xi=0.02, eta=0.0)

@@ -67,7 +67,7 @@ OPT = OptimConfig("adamw", 1e-2, (0.9, 0.98), 1.0, schedule="warmup_cosine", war
 
 
 def _sweep(store: Store, executor: ex.Executor, steps: int = 40):
-    from iclbook.sweep import train_sweep
+    from iclbook.experiments.modular_arithmetic import train_sweep
 
     tasks = [ModularTask(p=7, n_id=8, alpha=0.8, n_ex=4, seed=i, rule="random") for i in range(2)]
     ckpts = list(range(0, steps + 1, max(1, steps // 20)))

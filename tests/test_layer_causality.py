@@ -7,7 +7,7 @@ import torch
 from iclbook import rng
 
 from iclbook.analysis import update_similarity as us
-from iclbook.finetune import finetune_kv, kv_mask, layer_causal_losses, lm_loss, record_last_position, replicate
+from iclbook.experiments.layer_causality import finetune_kv, kv_mask, layer_causal_losses, lm_loss, record_last_position, replicate
 from iclbook.models.gpt import GPT, GPTConfig
 from iclbook.tasks.label_mapping import BOS, COLON, EOS, LabelMappingTask
 
@@ -151,7 +151,7 @@ def test_record_last_position_shapes():
 
 
 def test_compare_returns_every_metric():
-    from iclbook.analysis.icl_vs_ft import compare
+    from iclbook.experiments.layer_causality import compare
 
     task = LabelMappingTask(n_classes=2, tokens_per_class=3, n_labels=2, n_x=2, K=3)
     cfg = GPTConfig(n_layer=2, n_embd=16, n_head=4, block_size=task.seq_len(), vocab_size=task.vocab_size,

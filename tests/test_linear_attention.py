@@ -3,8 +3,8 @@ import math
 import torch
 
 from iclbook import closed_forms as cf
-from iclbook.models.linear_attention import (LinearAttention, pretrain_sgd, pretrain_sgd_sweep, sgd_reference_loop,
-                                             step_sizes)
+from iclbook.experiments.task_complexity import pretrain_sgd, pretrain_sgd_sweep, sgd_reference_loop, step_sizes
+from iclbook.models.linear_attention import LinearAttention
 from iclbook.tasks import RegressionTask
 
 torch.set_num_threads(1)

@@ -137,7 +137,7 @@ def test_loss_and_accuracy_shapes_for_an_ensemble():
 def test_sweep_grouping_does_not_change_members(tmp_path):
     """A member's init and batches depend on its own seed only: ensembles of 2 and of 1 train the same models."""
     from iclbook.store import Store
-    from iclbook.sweep import train_sweep
+    from iclbook.experiments.modular_arithmetic import train_sweep
     from iclbook.train import OptimConfig
 
     tasks = [ModularTask(p=7, n_id=8, alpha=0.8, n_ex=4, seed=i) for i in range(2)]

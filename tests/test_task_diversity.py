@@ -7,7 +7,7 @@ import torch
 
 from iclbook.analysis.llc import SGLDConfig
 from iclbook.store import Store
-from iclbook.task_diversity import SweepConfig, calibrated_llc, make_probes, sweep_llc, train_sweep
+from iclbook.experiments.transient_ridge import SweepConfig, calibrated_llc, make_probes, sweep_llc, train_sweep
 
 CFG = SweepConfig(Ms=(1, 4, math.inf), D=2, K=4, n_embd=16, n_head=2, n_layer=1, steps=6, batch=8, n_eval=32,
                   n_probe=4, n_linear=2, n_log=2)

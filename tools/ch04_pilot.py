@@ -13,7 +13,7 @@ import time
 from iclbook.executor import parse
 from iclbook.runtime import device, set_threads
 from iclbook.store import Store
-from iclbook.sweep import train_sweep
+from iclbook.experiments.modular_arithmetic import train_sweep
 from iclbook.tasks.modular import ModularTask
 from iclbook.train import OptimConfig, checkpoint_steps
 

@@ -28,7 +28,7 @@ from iclbook.models.regression_tokens import get_format  # noqa: E402
 from iclbook import rng  # noqa: E402
 from iclbook.runtime import set_threads  # noqa: E402
 from iclbook.store import Store  # noqa: E402
-from iclbook.task_diversity import SweepConfig, m_label, make_probes, train_sweep  # noqa: E402
+from iclbook.experiments.transient_ridge import SweepConfig, m_label, make_probes, train_sweep  # noqa: E402
 
 
 def main() -> None:

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import baselines, rng
-from .analysis.llc import LLCResult, SGLDConfig, SGLDDiverged, estimate_llc
-from .models.gpt import GPT, GPTConfig
-from .models.regression_tokens import get_format
-from .store import Store
-from .tasks.regression import RegressionTask, _is_inf
-from .train import OptimConfig, TrainResult, checkpoint_steps, train
+from .. import baselines, rng
+from ..analysis.llc import LLCResult, SGLDConfig, SGLDDiverged, estimate_llc
+from ..models.gpt import GPT, GPTConfig
+from ..models.regression_tokens import get_format
+from ..store import Store
+from ..tasks.regression import RegressionTask, _is_inf
+from ..train import OptimConfig, TrainResult, checkpoint_steps, train
 
 
 

@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .analysis.modular import accuracy_by_shot, z_loss
-from . import executor as executors
-from . import rng, runtime
-from .executor import Executor, Job, run_jobs
-from .models.gpt import GPT, GPTConfig
-from .store import Store
-from .tasks.modular import EVAL_SETS, ModularTask
-from .train import OptimConfig, TrainResult, train
+from ..analysis.modular import accuracy_by_shot, z_loss
+from .. import executor as executors
+from .. import rng, runtime
+from ..executor import Executor, Job, run_jobs
+from ..models.gpt import GPT, GPTConfig
+from ..store import Store
+from ..tasks.modular import EVAL_SETS, ModularTask
+from ..train import OptimConfig, TrainResult, train
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def train_sweep(tasks: list[ModularTask], model_cfg: dict, optim: OptimConfig, s
     parts = [(tasks[i:i + group], seeds[i:i + group]) for i in range(0, len(tasks), group)]
     ex = executor or executors.current()
     if ex.kind != "inline":
-        jobs = [Job("iclbook.sweep:train_group_job",
+        jobs = [Job("iclbook.experiments.modular_arithmetic:train_group_job",
                     dict(tasks=[t.spec() for t in part], seeds=list(s), model_cfg=model_cfg, optim=asdict(optim),
                          steps=steps, batch=batch, checkpoints=list(checkpoints), n_eval=n_eval,
                          store_root=str(store.root), desc=desc),

@@ -1,0 +1,98 @@
+"""Chapter 1 (Wu et al. 2023): one-pass SGD pretraining of single-layer linear attention Γ, as in the paper.
+
+Γ₀ = 0, one fresh task and prompt per step, loss ½(ŷ − y)² on the query, step size constant then halved
+geometrically. Many runs (seeds) train at once as one batched ensemble.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .. import rng
+from ..tasks.regression import RegressionTask
+
+f64 = torch.float64
+DATA_BLOCK = 1024  # SGD data is drawn in blocks of this many steps, so step t's data is a function of (seed, t) only
+
+
+def step_sizes(T: int, gamma0: float) -> Tensor:
+    """γ_t for t = 1..T: γ₀ for the first L = ⌈T / max(1, ln T)⌉ steps, then halved after every further L steps.
+
+    So γ_t = γ₀ · 2^−⌊(t−1)/L⌋: about ln T phases of length about T / ln T (Wu et al. 2023's geometric decay).
+    """
+    L = max(1, math.ceil(T / max(1.0, math.log(T))))
+    t = torch.arange(T, dtype=f64)
+    return gamma0 * 0.5 ** torch.div(t, L, rounding_mode="floor")
+
+
+def _features(task: RegressionTask, n: int, gen: torch.Generator, device) -> tuple[Tensor, Tensor, Tensor]:
+    """n SGD steps' data: query x (n,d), h = Xᵀy/N (n,d), query label y (n,), from task.K context pairs + 1 query."""
+    x, y, _ = task.sample(n, gen, device, tasks="train", K=task.K + 1)  # float32 draws are ~3x faster on CPU
+    x, y = x.to(f64), y.to(f64)
+    h = torch.einsum("bkd,bk->bd", x[:, :-1], y[:, :-1]) / task.K
+    return x[:, -1], h, y[:, -1]
+
+
+def _sgd_chunk(G: Tensor, xq: Tensor, h: Tensor, yq: Tensor, gam: Tensor) -> Tensor:
+    """C exact SGD steps Γ ← Γ − γ_t r_t x_t h_tᵀ, r_t = x_tᵀΓh_t − y_t, for E runs at once; G (E,d,d), data (E,C,…).
+
+    Unrolled, r solves the unit lower-triangular system (I + L) r = b with b_t = x_tᵀΓ₀h_t − y_t and
+    L_ts = γ_s (x_t·x_s)(h_t·h_s) for s < t, whose forward substitution is exactly the sequential recursion.
+    """
+    b = torch.einsum("eci,eij,ecj->ec", xq, G, h) - yq
+    gram = (xq @ xq.transpose(1, 2)) * (h @ h.transpose(1, 2)) * gam[None, None, :]
+    A = torch.tril(gram, diagonal=-1) + torch.eye(gam.numel(), dtype=G.dtype, device=G.device)
+    r = torch.linalg.solve_triangular(A, b[..., None], upper=False, unitriangular=True)[..., 0]
+    return G - torch.einsum("ec,eci,ecj->eij", r * gam, xq, h)
+
+
+def pretrain_sgd(task: RegressionTask, T: int, seeds: list[int], gamma0: float, checkpoints: list[int] = (),
+                 chunk: int = 64, device=None) -> tuple[Tensor, dict[int, Tensor]]:
+    """One-pass SGD from Γ₀ = 0 for T steps (T prompts of task.K pairs + a query), for E = len(seeds) runs at once.
+
+    Run e uses its own generator seeded with seeds[e], so it equals the single run with that seed. The data of step t
+    is a pure function of (seed, t): it is drawn in blocks of DATA_BLOCK steps whatever T and the checkpoints are.
+    Steps are solved ``chunk`` at a time (see ``_sgd_chunk``); chunk changes only rounding, never the algorithm.
+    The schedule depends on T (see ``step_sizes``), so Γ at a checkpoint t < T is *not* the Γ_t of a length-t run.
+    Returns Γ_T (E,d,d) float64 and {t: Γ_t (E,d,d)} for T and each requested checkpoint t in 1..T.
+    """
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    gens = [rng.generator("batch", int(s), 0, device=device) for s in seeds]
+    E, d = len(seeds), task.d
+    gam = step_sizes(T, gamma0).to(device)
+    stops = sorted({int(t) for t in checkpoints if 1 <= t <= T} | {T})
+    G = torch.zeros(E, d, d, dtype=f64, device=device)
+    saved: dict[int, Tensor] = {}
+    for start in range(0, T, DATA_BLOCK):
+        n = min(DATA_BLOCK, T - start)
+        data = [_features(task, DATA_BLOCK, g, device) for g in gens]  # always a full block: the stream ignores T
+        xq, h, yq = (torch.stack([dd[i][:n] for dd in data]) for i in range(3))
+        cuts = sorted({start + n, *[t for t in stops if start < t < start + n], *range(start, start + n, chunk)})
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            G = _sgd_chunk(G, xq[:, a - start:b - start], h[:, a - start:b - start], yq[:, a - start:b - start],
+                           gam[a:b])
+            if b in stops and b != T:
+                saved[b] = G.clone()
+    saved[T] = G.clone()
+    return G, saved
+
+
+def pretrain_sgd_sweep(task: RegressionTask, Ts: list[int], seeds: list[int], gamma0: float,
+                       **kw) -> dict[int, Tensor]:
+    """Γ_T (E,d,d) for each T in Ts; each T is its own run because the step-size schedule depends on T."""
+    return {int(T): pretrain_sgd(task, int(T), seeds, gamma0, **kw)[0] for T in Ts}
+
+
+def sgd_reference_loop(task: RegressionTask, T: int, seed: int, gamma0: float) -> Tensor:
+    """The same SGD as ``pretrain_sgd``, one step at a time in Python: the slow reference used by the tests."""
+    gen = rng.generator("batch", int(seed), 0)
+    gam = step_sizes(T, gamma0)
+    G = torch.zeros(task.d, task.d, dtype=f64)
+    for start in range(0, T, DATA_BLOCK):
+        xq, h, yq = _features(task, DATA_BLOCK, gen, "cpu")
+        for i in range(min(DATA_BLOCK, T - start)):
+            r = xq[i] @ G @ h[i] - yq[i]
+            G = G - gam[start + i] * r * torch.outer(xq[i], h[i])
+    return G
