@@ -31,7 +31,6 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 from matplotlib.ticker import NullLocator
 from myst_nb import glue

@@ -1,11 +1,18 @@
 """Chapter 5 (Bu et al. 2024): the concept model trained by plain SGD on fresh sparse-coding prompts."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 import torch
 
 from .. import rng
+from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_exponential_rate, mlp_summary,
+                                      steps_to_eps, suffix_max)
 from ..models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
-from ..tasks.concepts import sample
+from ..store import Store
+from ..tasks.concepts import ConceptBatch, ConceptTask, make_dictionary, sample
 from ..train import OptimConfig, train
 
 
@@ -41,3 +48,229 @@ def train_concept(
                 checkpoints=checkpoints, evaluate=evaluate, desc=desc)
     return model, res
 
+
+
+EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])  # targets of the clean error for the efficiency law (claim 5)
+SETTING_FIELDS = ("d", "K", "L", "S", "m", "sigma_xi", "eta", "batch", "lr", "steps", "variant_steps", "kq_init",
+                  "w_init", "n_test", "eval_every", "dense_until")
+
+
+@dataclass(frozen=True)
+class ConceptExperiment:
+    """The chapter's setting (plain data) with where its runs live: builds tasks and models, trains, reads results."""
+
+    setting: dict[str, Any]  # SETTING_FIELDS, from the chapter's resolved parameters
+    store_root: str
+    device: str
+
+    @classmethod
+    def from_params(cls, P, store: Store, device) -> "ConceptExperiment":
+        return cls({k: getattr(P, k) for k in SETTING_FIELDS}, str(store.root), str(device))
+
+    def __getattr__(self, name: str) -> Any:  # the setting's fields read as attributes (X.n_test)
+        setting = self.__dict__.get("setting", {})
+        if name in setting:
+            return setting[name]
+        raise AttributeError(name)
+
+    @property
+    def dev(self) -> torch.device:
+        return torch.device(self.device)
+
+    @property
+    def resolution(self) -> float:
+        """Errors below this are not resolved by the test set."""
+        return max(3.0 / self.n_test, 1e-3)
+
+    def task(self, **over) -> ConceptTask:
+        """The chapter's prompt model, with some fields overridden (the sweeps)."""
+        base = dict(d=self.d, K=self.K, L=self.L, S=self.S, sigma_xi=self.sigma_xi, eta=self.eta)
+        return ConceptTask(**{**base, **over})
+
+    def model_cfg(self, **over) -> ConceptModelConfig:
+        return ConceptModelConfig(**{**dict(d=self.d, m=self.m, kq_init=self.kq_init, w_init=self.w_init), **over})
+
+    def checkpoints(self, n_steps: int) -> list[int]:
+        """Every eval_every steps up to dense_until (the descent), five times sparser after (the attention's rise)."""
+        return sorted(set(range(0, min(self.dense_until, n_steps) + 1, self.eval_every))
+                      | set(range(0, n_steps + 1, 5 * self.eval_every)) | {n_steps})
+
+    def eval_sets(self, seed: int, task: ConceptTask, dic, batch: int) -> tuple[ConceptBatch, ConceptBatch]:
+        """A held-out test set (an evaluation stream) and a train set (the run's own first training batches)."""
+        dev = self.dev
+        test = sample(task, dic, self.n_test, rng.generator("eval", seed, 1, device=dev), combos="train")
+        n_b = max(1, min(self.n_test // 4, 1024) // batch)
+        train_set = ConceptBatch.cat([sample(task, dic, batch, rng.generator("batch", seed, t, device=dev),
+                                             combos="train") for t in range(n_b)])
+        return test, train_set
+
+    def make_evaluate(self, seed: int, task: ConceptTask, dic, loss: str, batch: int, probes: bool = True):
+        test, train_set = self.eval_sets(seed, task, dic, batch)
+
+        def evaluate(model, step):
+            out = {f"test_{k}": v for k, v in evaluate_prompts(model, test, loss).items()}
+            out.update({f"train_{k}": v for k, v in evaluate_prompts(model, train_set, loss).items()})
+            if probes:
+                out.update(feature_products(model, dic, task.sigma_xi, rng.generator("eval", seed, 7, device=self.dev)))
+                out.update(mlp_summary(model, dic))
+            return out
+
+        return evaluate
+
+    def run(self, seed: int, task: ConceptTask | None = None, loss: str = "logistic", lr: float | None = None,
+            probes: bool = True, tag: str = "main", n_steps: int | None = None, batch: int | None = None,
+            **model_over):
+        """Train (or load from the run store) one concept model; return (model, result, dictionary, task).
+
+        The main runs take `steps`; the variants (tag other than "main") `variant_steps` unless n_steps is given."""
+        n_steps = n_steps or (self.steps if tag == "main" else self.variant_steps)
+        task = task or self.task()
+        lr = self.lr if lr is None else lr
+        batch = self.batch if batch is None else batch
+        cfg = self.model_cfg(**model_over)
+        dic = make_dictionary(task, rng.generator("tasks", seed, device=self.dev))
+        config = {"chapter": "05", "task": vars(task), "model": vars(cfg), "steps": n_steps, "lr": lr,
+                  "batch": batch, "loss": loss, "seed": seed, "n_test": self.n_test,
+                  "checkpoints": self.checkpoints(n_steps), "probes": probes, "eval_version": 1,
+                  "device": self.dev.type}
+        model, res = train_concept(task, dic, cfg, steps=n_steps, lr=lr, batch=batch, seed=seed, loss=loss,
+                                   evaluate=self.make_evaluate(seed, task, dic, loss, batch, probes),
+                                   checkpoints=self.checkpoints(n_steps),
+                                   run=Store(self.store_root).run("ch05-concept", config), device=self.dev,
+                                   desc=f"{tag} seed {seed}")
+        return model, res, dic, task
+
+    def rate_fit(self, res, envelope: bool = True) -> dict:
+        """Exponential fit of the clean test error on its decaying part (after the plateau, above the resolution).
+
+        envelope=True (the ledger's reading) fits max_{s>=t} err(s), the level the error stays below from t on."""
+        st, e = res.eval_series("test_err_clean")
+        return fit_exponential_rate(st, e, floor=0.0, start=0.3, resolution=self.resolution, envelope=envelope)
+
+
+def series(res, key: str) -> np.ndarray:
+    return res.eval_series(key)[1]
+
+
+def at_step(res, key: str, step: int) -> float:
+    """The last evaluation of `key` at or before `step` (compares a main run with the shorter variants)."""
+    t, v = res.eval_series(key)
+    return float(v[t <= step][-1])
+
+
+def eps_steps(res) -> np.ndarray:
+    """Steps until the clean test error falls below each ε of EPS and stays there."""
+    st, e = res.eval_series("test_err_clean")
+    return np.array([steps_to_eps(st, e, x) for x in EPS])
+
+
+# -- figures ---------------------------------------------------------------------------------------------------------
+def figure_data_model(task: ConceptTask, dic, ex: ConceptBatch):
+    """The dictionary's Gram matrix, the words of one prompt in the concept basis, and its demonstration labels."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    words = torch.cat([ex.demos[0] - dic.label(ex.task.expand(task.L), ex.demo_labels[0]), ex.query]).cpu()
+    coef_sign = (words @ dic.v.T.cpu()) / task.v_norm**2  # signed activation σ_j of each concept (± 1 or 0)
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1.1, 1.2]})
+    kk = torch.arange(min(task.K, 4), device=dic.u.device)
+    feats = torch.cat([dic.word(kk, torch.ones_like(kk)), dic.word(kk, -torch.ones_like(kk))]).cpu()
+    order = torch.arange(2 * len(kk)).view(2, -1).T.reshape(-1)
+    G = (feats @ feats.T)[order][:, order]
+    names = [f"$a_{k}^{s}$" for k in range(len(kk)) for s in "+-"]
+    im = axes[0].imshow(G, cmap="RdBu_r", vmin=-2, vmax=2)
+    axes[0].set_xticks(range(len(names)), names)
+    axes[0].set_yticks(range(len(names)), names)
+    axes[0].set_xlabel("word feature")
+    axes[0].set_ylabel("word feature")
+    axes[0].set_title("Gram matrix: overlap within, orthogonal across concepts")
+    axes[0].grid(False)
+    fig.colorbar(im, ax=axes[0], fraction=0.046, label="inner product")
+    im = axes[1].imshow(coef_sign.T, cmap="RdBu_r", vmin=-1.2, vmax=1.2, aspect="auto")
+    axes[1].set_xticks(range(task.L + 1), [f"$x_{l + 1}$" for l in range(task.L)] + ["$x_q$"])
+    axes[1].set_xlabel("word of the prompt")
+    axes[1].set_ylabel("concept $k$")
+    axes[1].set_title(f"words are sparse: $|S| = {task.S}$ signed concepts ($k^* = {int(ex.task)}$)")
+    axes[1].grid(False)
+    fig.colorbar(im, ax=axes[1], fraction=0.046, label=r"$\langle x, v_k\rangle / \|v\|^2$ (sign $\sigma_k$)")
+    kstar = int(ex.task)
+    axes[1].axhline(kstar - 0.5, color="k", lw=0.6)
+    axes[1].axhline(kstar + 0.5, color="k", lw=0.6)
+    lab = ex.demo_labels[0].cpu().numpy()
+    inf = ex.informative[0].cpu().numpy()
+    cols = [PALETTE[2] if i else PALETTE[1] for i in inf]
+    axes[2].bar(range(1, task.L + 1), lab, color=cols)
+    axes[2].axhline(0, color="k", lw=0.6)
+    axes[2].set_xlabel("demonstration $l$")
+    axes[2].set_ylabel(r"label $p\,\sigma_{k^*}(x_l)$ written in")
+    axes[2].set_title(f"polarity $p = {int(ex.polarity):+d}$; query target ${int(ex.y_clean):+d}$; "
+                      "green = same sign as query")
+    return fig
+
+
+def figure_dynamics(main: dict, f0: dict, bayes: float, n_test: int):
+    """Loss and error, correct attention, weight-feature products and MLP weights across training (first seed
+    bold, the others faint); ``f0`` is the first seed's rate fit."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    s0 = next(iter(main))
+    res0 = main[s0][1]
+    st = res0.eval_series("test_err")[0]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    ax = axes[0, 0]
+    for i, (s, (_, r, _, _)) in enumerate(main.items()):
+        lab = (lambda t: t) if i == 0 else (lambda t: None)
+        ax.semilogy(st, series(r, "test_err"), color=PALETTE[0], lw=1.2, alpha=1 if i == 0 else 0.4,
+                    label=lab("test 0-1 error"))
+        ax.semilogy(st, np.maximum(series(r, "test_err_clean"), 0.5 / n_test), color=PALETTE[1], lw=1.2,
+                    alpha=1 if i == 0 else 0.4, label=lab("test clean 0-1 error"))
+        ax.semilogy(st, series(r, "test_loss"), color=PALETTE[2], lw=1, alpha=1 if i == 0 else 0.4,
+                    label=lab("test loss"))
+        ax.semilogy(st, series(r, "train_loss"), color=PALETTE[3], lw=1, ls=":", alpha=1 if i == 0 else 0.4,
+                    label=lab("train loss (seen prompts)"))
+    env0 = suffix_max(res0.eval_series("test_err_clean")[1])
+    ax.semilogy(st, np.maximum(env0, 0.5 / n_test), color="k", lw=0.8, ls=":",
+                label=r"envelope $\max_{s \geq t}$ clean error")
+    if f0["n"] >= 3:
+        tt = np.linspace(f0["t_first"], f0["t_last"], 50)
+        ax.semilogy(tt, np.exp(f0["log_c"] - f0["rate"] * tt), "k--", lw=1,
+                    label=f"fit to the envelope: rate {f0['rate']:.3f}/step")
+    ax.axhline(bayes, color="grey", lw=0.8, ls="--", label=f"Bayes error η = {bayes:g}")
+    ax.set_ylim(0.5 / n_test, 1.5)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("loss / 0-1 error")
+    ax.set_title("loss and error (faint: other seeds)")
+    ax.legend(loc="lower left")
+    ax = axes[0, 1]
+    for i, (s, (_, r, _, _)) in enumerate(main.items()):
+        a = 1 if i == 0 else 0.4
+        ax.plot(st, series(r, "test_correct_attn"), color=PALETTE[0], alpha=a, label="test prompts" if i == 0 else None)
+        ax.plot(st, series(r, "train_correct_attn"), color=PALETTE[1], ls="--", alpha=a,
+                label="train prompts" if i == 0 else None)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("attention on same-sign demonstrations")
+    ax.set_title("correct attention weight")
+    ax.legend()
+    ax = axes[1, 0]
+    for key, c in (("specific", PALETTE[0]), ("complement", PALETTE[1]), ("noise", PALETTE[2])):
+        ax.semilogy(st, np.maximum(series(res0, f"attn_{key}"), 1e-5), color=c, label=f"attention, {key}")
+        ax.semilogy(st, np.maximum(series(res0, f"mlp_{key}"), 1e-5), color=c, ls="--", label=f"MLP, {key}")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("largest |product|")
+    ax.set_title(f"weights against features (seed {s0})")
+    ax.legend(ncol=2)
+    ax = axes[1, 1]
+    ax.plot(st, series(res0, "mlp_norm"), label=r"mean neuron norm $\|w_r\|$")
+    ax.plot(st, series(res0, "mlp_label_readout"), label=r"signed read-out $s_r w_r^\top \hat{\bar v}_k$ (mean)")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("MLP weights")
+    ax.set_title("evolution of the MLP")
+    ax.legend()
+    fig.tight_layout()
+    return fig
