@@ -38,7 +38,8 @@ from myst_nb import glue
 from iclbook.analysis.concept_probes import evaluate_prompts, log_eps_slope
 from iclbook.claims import above, below
 from iclbook.experiments.multi_concept import (EPS, ConceptExperiment, at_step, eps_steps, figure_data_model,
-                                               figure_dynamics, series)
+                                               figure_batch_noise, figure_dynamics, figure_efficiency,
+                                               figure_mlp_weights, figure_ood, figure_sweeps, series)
 from iclbook.models.concept import ConceptTransformer, concept_loss
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
@@ -166,18 +167,7 @@ plt.show()
 # read-out sign $s_r$), show where the learned weight sits.
 
 # %%
-D = dic0.all_directions()
-prod = ((torch.sign(model0.a)[:, None] * model0.W.detach()) @ D.T).cpu().numpy()
-fig, ax = plt.subplots(figsize=(11, 3.4))
-lim = np.abs(prod).max()
-im = ax.imshow(prod, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-for j in range(1, 4):
-    ax.axvline(j * P.K - 0.5, color="k", lw=0.8)
-ax.set_xticks([P.K * (j + 0.5) - 0.5 for j in range(4)], [r"$u_k$", r"$v_k$", r"$\bar u_k$", r"$\bar v_k$ (label)"])
-ax.set_xlabel("dictionary direction")
-ax.set_ylabel("neuron $r$")
-ax.grid(False)
-fig.colorbar(im, ax=ax, fraction=0.03, label=r"$s_r\, w_r^\top f$")
+fig = figure_mlp_weights(model0, dic0, P.K)
 ch.savefig(fig, "mlp_weights")
 plt.show()
 
@@ -277,19 +267,7 @@ small_batch = max(P.batch // 4, 1)
 small = {s: run(s, batch=small_batch, probes=False, tag=f"batch {small_batch}", n_steps=P.steps)[1]
          for s in seed_list}
 fits_small = {s: rate_fit(r) for s, r in small.items()}
-fig, ax = plt.subplots(figsize=(8, 4))
-for i, s in enumerate(seed_list):
-    for r, c, b in ((main[s][1], PALETTE[0], P.batch), (small[s], PALETTE[1], small_batch)):
-        t, e = r.eval_series("test_err_clean")
-        ax.semilogy(t, np.maximum(e, 0.5 / P.n_test), color=c, lw=1.1, alpha=1 if i == 0 else 0.45,
-                    label=f"batch {b} ({b / P.K:.0f} prompts per concept)" if i == 0 else None)
-reached = [eps_steps(r)[-1] for r in [*small.values(), *(main[s][1] for s in seed_list)]]
-ax.set_xlim(0, min(P.steps, 1.5 * np.nanmax(reached)) if np.isfinite(reached).all() else P.steps)
-ax.set_ylim(0.5 / P.n_test, 1)
-ax.set_xlabel("SGD step")
-ax.set_ylabel("clean test 0-1 error")
-ax.set_title(f"the same runs at two batch sizes ({P.seeds} seeds; pale: the other seeds)")
-ax.legend()
+fig = figure_batch_noise({s: main[s][1] for s in seed_list}, small, P.batch, small_batch, P.K, P.n_test, P.steps)
 ch.savefig(fig, "batch_noise")
 plt.show()
 
@@ -374,31 +352,7 @@ display(Markdown(f"Bayes error η = {bayes:g} on every set; in brackets the clea
 # Look for the softmax model's error staying at $\eta$ on every set while the no-context control stays at one half.
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
-
-
-def bars(ax, names, title):
-    xs = np.arange(len(names))
-    src = {"in distribution": in_dist, **ood}
-    med_err = [np.median([x["err"] for x in src[n]["model"]]) for n in names]
-    ax.bar(xs - 0.27, med_err, 0.27, label="softmax attention + MLP", color=PALETTE[0])
-    ax.bar(xs, [src[n]["linear"]["err"] for n in names], 0.27, label="linear attention", color=PALETTE[2])
-    ax.bar(xs + 0.27, [src[n]["control"]["err"] for n in names], 0.27, label="no-context control", color=PALETTE[1])
-    ax.axhline(bayes, color="k", lw=1, ls="--", label="Bayes error")
-    ax.set_xticks(xs, [n.replace(" ", "\n", 1) for n in names])
-    ax.set_xlabel("test set")
-    ax.set_ylabel("test 0-1 error")
-    ax.set_title(title)
-
-
-bars(axes[0], [f"L = {Lq}" for Lq in sorted(set(P.L_test) | {P.L}) if Lq != P.L][:2] + ["in distribution"]
-     + [f"L = {Lq}" for Lq in P.L_test if Lq > P.L], f"prompt length (trained at L = {P.L})")
-bars(axes[1], ["in distribution", "skewed concepts"], "skewed concept distribution")
-bars(axes[2], ["in distribution", "switched words", "switched labels"], "switched semantic features")
-bars(axes[3], ["in distribution", "unseen combinations"], "unseen concept combinations")
-axes[0].legend(loc="upper left")
-axes[0].set_ylim(0, 0.6)
-fig.tight_layout()
+fig = figure_ood(in_dist, ood, bayes, P.L, P.L_test)
 ch.savefig(fig, "ood")
 plt.show()
 
@@ -464,22 +418,7 @@ for name, results in variants.items():
                  "r2": float(np.median([x["r2"] for x in laws])),
                  "final_clean": float(np.median([at_step(r, "test_err_clean", P.variant_steps) for r in results]))}
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-for i, (name, e) in enumerate(eff.items()):
-    for j, n in enumerate(e["n_eps"]):
-        axes[0].plot(np.log(1 / EPS), n, "o-", color=PALETTE[i], ms=4, alpha=1 if j == 0 else 0.4,
-                     label=f"{name}: {e['slope']:.1f} steps/nat" if j == 0 else None)
-    r = variants[name][0]
-    axes[1].semilogy(r.eval_series("test_err_clean")[0], np.maximum(series(r, "test_err_clean"), 0.5 / P.n_test),
-                     color=PALETTE[i], label=name)
-axes[0].set_xlabel(r"$\log(1/\varepsilon)$")
-axes[0].set_ylabel(r"steps until clean error $\leq \varepsilon$ (and stays)")
-axes[0].set_title(r"steps to $\varepsilon$, $\varepsilon$ = " + f"{EPS[0]:g} … {EPS[-1]:g}")
-axes[0].legend()
-axes[1].set_xlabel("SGD step")
-axes[1].set_ylabel("clean test 0-1 error")
-axes[1].set_title(f"the variants' error curves (seed {s0})")
-fig.tight_layout()
+fig = figure_efficiency(eff, variants, P.n_test, s0)
 ch.savefig(fig, "efficiency")
 plt.show()
 
@@ -567,28 +506,10 @@ display(Markdown("| initialisation | final test error | final correct attention 
 glue("steps", P.steps, display=False)
 glue("variant_steps", P.variant_steps, display=False)
 
-sweeps = {"|S|": ("S", sorted(set(P.S_grid) | {P.S}) if P.S_grid else []),
-          "σ_ξ": ("sigma_xi", sorted(set(P.sigma_grid) | {P.sigma_xi}) if P.sigma_grid else []),
-          "L": ("L", sorted(set(P.L_grid) | {P.L}) if P.L_grid else [])}
-sweep_out = {}
-for label, (field, values) in sweeps.items():
-    for v in values:
-        r = main[s0][1] if v == getattr(P, field) else run(s0, task=make_task(**{field: v}), probes=False,
-                                                             tag=f"{field}={v}")[1]
-        f = rate_fit(r)
-        sweep_out[label, v] = {"rate": f["rate"], "r2": f["r2"], "n01": float(eps_steps(r)[4]),
-                               "final_clean": at_step(r, "test_err_clean", P.variant_steps),
-                               "attn": at_step(r, "test_correct_attn", P.variant_steps)}
+sweeps = {"|S|": ("S", P.S_grid), "σ_ξ": ("sigma_xi", P.sigma_grid), "L": ("L", P.L_grid)}
+sweep_out = X.knob_sweeps(main[s0][1], s0, sweeps)
 if sweep_out:
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-    for ax, (label, (field, values)) in zip(axes, sweeps.items()):
-        ax.plot(values, [sweep_out[label, v]["n01"] for v in values], "o-", label="steps to clean error 0.01")
-        ax.plot(values, [1 / sweep_out[label, v]["rate"] for v in values], "s--", label="e-folding time (steps)")
-        ax.set_xlabel(label)
-        ax.set_ylabel("steps")
-        ax.set_yscale("log")
-        ax.legend()
-    fig.tight_layout()
+    fig = figure_sweeps(sweep_out)
     ch.savefig(fig, "sweeps")
     plt.show()
     display(Markdown("| knob | value | rate / step | R² | steps to 0.01 | final clean error | correct attention |\n"

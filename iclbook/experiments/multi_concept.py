@@ -50,7 +50,7 @@ def train_concept(
 
 
 
-EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])  # targets of the clean error for the efficiency law (claim 5)
+EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])  # clean-error targets of the efficiency law (claim 5)
 SETTING_FIELDS = ("d", "K", "L", "S", "m", "sigma_xi", "eta", "batch", "lr", "steps", "variant_steps", "kq_init",
                   "w_init", "n_test", "eval_every", "dense_until")
 
@@ -139,6 +139,20 @@ class ConceptExperiment:
                                    run=Store(self.store_root).run("ch05-concept", config), device=self.dev,
                                    desc=f"{tag} seed {seed}")
         return model, res, dic, task
+
+    def knob_sweeps(self, main_result, seed: int, sweeps: dict[str, tuple[str, list]]) -> dict:
+        """One run per value of each knob (label → (task field, values); the main value always included, read
+        from ``main_result``), trained for variant_steps; returns {(label, value): rate, R², steps to 0.01, …}."""
+        out = {}
+        for label, (field, grid) in sweeps.items():
+            for v in (sorted(set(grid) | {self.setting[field]}) if grid else []):
+                r = main_result if v == self.setting[field] else self.run(
+                    seed, task=self.task(**{field: v}), probes=False, tag=f"{field}={v}")[1]
+                f = self.rate_fit(r)
+                out[label, v] = {"rate": f["rate"], "r2": f["r2"], "n01": float(eps_steps(r)[4]),
+                                 "final_clean": at_step(r, "test_err_clean", self.variant_steps),
+                                 "attn": at_step(r, "test_correct_attn", self.variant_steps)}
+        return out
 
     def rate_fit(self, res, envelope: bool = True) -> dict:
         """Exponential fit of the clean test error on its decaying part (after the plateau, above the resolution).
@@ -272,5 +286,124 @@ def figure_dynamics(main: dict, f0: dict, bayes: float, n_test: int):
     ax.set_ylabel("MLP weights")
     ax.set_title("evolution of the MLP")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def figure_mlp_weights(model, dic, K: int):
+    """The final MLP weights as products s_r w_rᵀ f with every dictionary direction f."""
+    import matplotlib.pyplot as plt
+
+    D = dic.all_directions()
+    prod = ((torch.sign(model.a)[:, None] * model.W.detach()) @ D.T).cpu().numpy()
+    fig, ax = plt.subplots(figsize=(11, 3.4))
+    lim = np.abs(prod).max()
+    im = ax.imshow(prod, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for j in range(1, 4):
+        ax.axvline(j * K - 0.5, color="k", lw=0.8)
+    ax.set_xticks([K * (j + 0.5) - 0.5 for j in range(4)], [r"$u_k$", r"$v_k$", r"$\bar u_k$", r"$\bar v_k$ (label)"])
+    ax.set_xlabel("dictionary direction")
+    ax.set_ylabel("neuron $r$")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, fraction=0.03, label=r"$s_r\, w_r^\top f$")
+    return fig
+
+
+def figure_ood(in_dist: dict, ood: dict, bayes: float, L: int, L_test: list[int]):
+    """Test error on each shifted set: the softmax model (median over seeds), linear attention, the no-context
+    control, against the Bayes error."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
+
+    def bars(ax, names, title):
+        xs = np.arange(len(names))
+        src = {"in distribution": in_dist, **ood}
+        med_err = [np.median([x["err"] for x in src[n]["model"]]) for n in names]
+        ax.bar(xs - 0.27, med_err, 0.27, label="softmax attention + MLP", color=PALETTE[0])
+        ax.bar(xs, [src[n]["linear"]["err"] for n in names], 0.27, label="linear attention", color=PALETTE[2])
+        ax.bar(xs + 0.27, [src[n]["control"]["err"] for n in names], 0.27, label="no-context control",
+               color=PALETTE[1])
+        ax.axhline(bayes, color="k", lw=1, ls="--", label="Bayes error")
+        ax.set_xticks(xs, [n.replace(" ", "\n", 1) for n in names])
+        ax.set_xlabel("test set")
+        ax.set_ylabel("test 0-1 error")
+        ax.set_title(title)
+
+    bars(axes[0], [f"L = {Lq}" for Lq in sorted(set(L_test) | {L}) if Lq != L][:2] + ["in distribution"]
+         + [f"L = {Lq}" for Lq in L_test if Lq > L], f"prompt length (trained at L = {L})")
+    bars(axes[1], ["in distribution", "skewed concepts"], "skewed concept distribution")
+    bars(axes[2], ["in distribution", "switched words", "switched labels"], "switched semantic features")
+    bars(axes[3], ["in distribution", "unseen combinations"], "unseen concept combinations")
+    axes[0].legend(loc="upper left")
+    axes[0].set_ylim(0, 0.6)
+    fig.tight_layout()
+    return fig
+
+
+def figure_efficiency(eff: dict, variants: dict, n_test: int, s0: int):
+    """Steps to ε against log(1/ε) per variant, and the variants' clean error curves."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for i, (name, e) in enumerate(eff.items()):
+        for j, n in enumerate(e["n_eps"]):
+            axes[0].plot(np.log(1 / EPS), n, "o-", color=PALETTE[i], ms=4, alpha=1 if j == 0 else 0.4,
+                         label=f"{name}: {e['slope']:.1f} steps/nat" if j == 0 else None)
+        r = variants[name][0]
+        axes[1].semilogy(r.eval_series("test_err_clean")[0],
+                         np.maximum(series(r, "test_err_clean"), 0.5 / n_test), color=PALETTE[i], label=name)
+    axes[0].set_xlabel(r"$\log(1/\varepsilon)$")
+    axes[0].set_ylabel(r"steps until clean error $\leq \varepsilon$ (and stays)")
+    axes[0].set_title(r"steps to $\varepsilon$, $\varepsilon$ = " + f"{EPS[0]:g} … {EPS[-1]:g}")
+    axes[0].legend()
+    axes[1].set_xlabel("SGD step")
+    axes[1].set_ylabel("clean test 0-1 error")
+    axes[1].set_title(f"the variants' error curves (seed {s0})")
+    fig.tight_layout()
+    return fig
+
+
+def figure_batch_noise(main: dict, small: dict, batch: int, small_batch: int, K: int, n_test: int, steps: int):
+    """The clean error of the same seeds at the main batch and at a quarter of it (``main``, ``small``: seed →
+    result)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, s in enumerate(main):
+        for r, c, b in ((main[s], PALETTE[0], batch), (small[s], PALETTE[1], small_batch)):
+            t, e = r.eval_series("test_err_clean")
+            ax.semilogy(t, np.maximum(e, 0.5 / n_test), color=c, lw=1.1, alpha=1 if i == 0 else 0.45,
+                        label=f"batch {b} ({b / K:.0f} prompts per concept)" if i == 0 else None)
+    reached = [eps_steps(r)[-1] for r in [*small.values(), *main.values()]]
+    ax.set_xlim(0, min(steps, 1.5 * np.nanmax(reached)) if np.isfinite(reached).all() else steps)
+    ax.set_ylim(0.5 / n_test, 1)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("clean test 0-1 error")
+    ax.set_title(f"the same runs at two batch sizes ({len(main)} seeds; pale: the other seeds)")
+    ax.legend()
+    return fig
+
+
+def figure_sweeps(sweep_out: dict):
+    """Steps to clean error 0.01 and the e-folding time against each swept knob."""
+    import matplotlib.pyplot as plt
+
+    knobs = list(dict.fromkeys(k for k, _ in sweep_out))
+    fig, axes = plt.subplots(1, len(knobs), figsize=(14, 3.6), squeeze=False)
+    for ax, label in zip(axes[0], knobs):
+        values = [v for k, v in sweep_out if k == label]
+        ax.plot(values, [sweep_out[label, v]["n01"] for v in values], "o-", label="steps to clean error 0.01")
+        ax.plot(values, [1 / sweep_out[label, v]["rate"] for v in values], "s--", label="e-folding time (steps)")
+        ax.set_xlabel(label)
+        ax.set_ylabel("steps")
+        ax.set_yscale("log")
+        ax.legend()
     fig.tight_layout()
     return fig
