@@ -30,16 +30,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
-from matplotlib.colors import ListedColormap
 from myst_nb import glue
 
-from iclbook.analysis.modular import PHASES, accuracy_by_shot, phase, ratio_matching
+from iclbook.analysis.modular import accuracy_by_shot, phase
 from iclbook.claims import above, at_least, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
 from iclbook import rng
-from iclbook.experiments.modular_arithmetic import train_sweep
-from iclbook.tasks.modular import EVAL_SETS, ModularTask, z_logits_targets
+from iclbook.experiments.modular_arithmetic import (figure_phase_diagram, figure_ratio_matching, figure_task_family,
+                                                    query_grid, ratio_matching_by_shot, train_sweep)
+from iclbook.tasks.modular import EVAL_SETS, ModularTask
 from iclbook.train import OptimConfig, checkpoint_steps
 
 ch = open_chapter("04", globals())
@@ -102,37 +102,7 @@ glue("arch", ("rotary position embeddings" if P.pos == "rope" else "learned posi
 
 # %%
 demo = ModularTask(P.p, P.n_ids[-1], P.alphas[-1], P.n_ex, seed=P.seed, rule=P.tasks)
-toks = demo.train_batch(1, rng.generator("eval", P.seed, 0))[0].view(-1, 3)
-a, b = next((a, b) for a, b in demo.id_tasks.tolist() if all((a * x + b * y) % P.p == z for x, y, z in toks.tolist()))
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.6, 1, 1]})
-show = toks[: min(6, P.n_ex)]
-for i, (x, y, z) in enumerate(show.tolist()):
-    for j, (v, c) in enumerate(zip((x, y, z), (PALETTE[0], PALETTE[0], PALETTE[1]))):
-        axes[0].add_patch(plt.Rectangle((3 * i + j, 0), 0.9, 0.9, color=c, alpha=0.25 if j < 2 else 0.45))
-        axes[0].text(3 * i + j + 0.45, 0.45, str(v), ha="center", va="center", fontsize=12)
-axes[0].set_xlim(0, 3 * len(show))
-axes[0].set_ylim(-0.2, 1.1)
-axes[0].set_yticks([])
-axes[0].set_xticks([3 * i + 1.45 for i in range(len(show))], [f"example {i + 1}" for i in range(len(show))])
-axes[0].set_xlabel("position (blue: x, y inputs; orange: z, the only tokens scored)")
-axes[0].set_ylabel("token")
-axes[0].set_title(f"a training sequence of task (a, b) = ({a}, {b}): z = ({a}x + {b}y) mod {P.p}")
-axes[0].grid(False)
-kind = np.zeros((P.p, P.p))
-kind[tuple(demo.id_tasks.T.tolist())] = 1
-axes[1].imshow(kind.T, origin="lower", cmap=ListedColormap(["#dddddd", PALETTE[2]]))
-axes[1].set_xlabel("a")
-axes[1].set_ylabel("b")
-axes[1].set_title(f"{P.n_ids[-1]} pretraining tasks (green), {P.tasks} rule")
-axes[1].grid(False)
-split = np.zeros((P.p, P.p))
-split[tuple(demo.train_pairs.T.tolist())] = 1
-axes[2].imshow(split.T, origin="lower", cmap=ListedColormap([PALETTE[3], "#dddddd"]))
-axes[2].set_xlabel("x")
-axes[2].set_ylabel("y")
-axes[2].set_title(f"inputs: train (grey, α = {P.alphas[-1]:g}), test (pink)")
-axes[2].grid(False)
-fig.tight_layout()
+fig = figure_task_family(demo, rng.generator("eval", P.seed, 0))
 ch.savefig(fig, "task_family")
 plt.show()
 
@@ -170,24 +140,7 @@ final = {pt: m.final() for pt, m in zip(grid, members)}
 phases = {pt: phase(acc, P.tau) for pt, acc in final.items()}
 
 # %%
-PHASE_COLOURS = ["#eeeeee", "#c6dbef", "#6baed6", "#fdae6b", "#d94801"]
-fig, ax = plt.subplots(figsize=(1.6 + 1.35 * len(P.n_ids), 1.2 + 1.0 * len(P.alphas)))
-codes = np.array([[PHASES.index(phases[n, al]) for n in P.n_ids] for al in P.alphas])
-ax.imshow(codes, cmap=ListedColormap(PHASE_COLOURS), vmin=-0.5, vmax=len(PHASES) - 0.5, aspect="auto",
-          origin="lower")
-for i, al in enumerate(P.alphas):
-    for j, n in enumerate(P.n_ids):
-        acc = final[n, al]
-        ax.text(j, i, "\n".join(f"{k.replace('_', ' ')} {acc[k]:.2f}" for k in EVAL_SETS), ha="center",
-                va="center", fontsize=6.5)
-ax.set_xticks(range(len(P.n_ids)), [f"{n}\n({n / P.p ** 2:.0%})" for n in P.n_ids])
-ax.set_yticks(range(len(P.alphas)), [f"{al:g}" for al in P.alphas])
-ax.set_xlabel(r"pretraining tasks $n_{\rm i.d.}$ (share of all $p^2$ tasks)")
-ax.set_ylabel(r"fraction of train inputs $\alpha$")
-ax.set_title(f"phases at depth {P.n_layer} (τ = {P.tau:g}; chance {CHANCE:.2f})")
-ax.grid(False)
-handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PHASE_COLOURS]
-ax.legend(handles, [ph.replace("_", " ") for ph in PHASES], loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+fig = figure_phase_diagram(final, phases, P.n_ids, P.alphas, P.p, P.n_layer, P.tau)
 ch.savefig(fig, "phase_diagram")
 plt.show()
 
@@ -315,54 +268,13 @@ display(Markdown("| shots | " + " | ".join(str(i) for i in k) + " |\n|---|" + "-
 
 # %%
 seqs = shots_sets["ood_train"]
-with torch.no_grad():
-    logits, target = z_logits_targets(best.model(seqs), seqs)
-correct = (logits.argmax(-1) == target)[0]  # (B, n)
-rm_rows = []
-for kk in range(1, P.n_ex):
-    applies, _ = ratio_matching(seqs[0], P.p, kk)
-    # only queries with z ≠ 0: a model that merely favours the answer 0 would otherwise look like a ratio matcher,
-    # because a query on the task's kernel line (z = 0) often matches an earlier z = 0 example
-    keep = seqs[0].view(seqs.shape[1], -1, 3)[:, kk, 2] != 0
-    applies, c = applies[keep], correct[keep, kk]
-    rm_rows.append((kk, applies.float().mean().item(), c[applies].float().mean().item() if applies.any() else np.nan,
-                    c[~applies].float().mean().item() if (~applies).any() else np.nan))
-rm = np.array(rm_rows)
+rm = ratio_matching_by_shot(best.model, seqs, P.p)  # rows: shots, share where it applies, accuracy where / not
 K_FEW = min(3, P.n_ex - 1)
 few = rm[(rm[:, 0] >= 1) & (rm[:, 0] <= K_FEW)]
 rm_gap = float(np.nanmean(few[:, 2] - few[:, 3]))
-
-# the query grid: one context of k examples of an unseen task, every (x, y) as the query
-k_grid = K_FEW
-ctx = seqs[0, 0, : 3 * k_grid]
-qa, qb = next((a, b) for a, b in best.task.ood_tasks.tolist()
-              if all((a * x + b * y) % P.p == z for x, y, z in ctx.view(-1, 3).tolist()))
-xs, ys = torch.meshgrid(torch.arange(P.p, device=dev), torch.arange(P.p, device=dev), indexing="ij")
-q = torch.stack([xs.flatten(), ys.flatten(), (qa * xs.flatten() + qb * ys.flatten()) % P.p], 1)
-grid_seqs = torch.cat([ctx.expand(P.p**2, -1), q], 1)
-with torch.no_grad():
-    lg, tg = z_logits_targets(best.model(grid_seqs[None]), grid_seqs[None])
-model_right = (lg.argmax(-1) == tg)[0, :, -1].view(P.p, P.p).cpu().numpy()
-oracle, _ = ratio_matching(grid_seqs, P.p, k_grid)
-oracle = oracle.view(P.p, P.p).cpu().numpy()
-
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-axes[0].plot(rm[:, 0], rm[:, 2], "o-", label="ratio matching applies")
-axes[0].plot(rm[:, 0], rm[:, 3], "s-", label="it does not")
-axes[0].plot(rm[:, 0], rm[:, 1], ":", color="grey", label="share of queries where it applies")
-axes[0].set_xlabel("in-context examples before the query (shots)")
-axes[0].set_ylabel("accuracy on unseen tasks / share")
-axes[0].legend()
-cells = 2 * oracle + model_right  # 0 both wrong, 1 model only, 2 oracle only, 3 both
-axes[1].imshow(cells.T, origin="lower", cmap=ListedColormap(["#eeeeee", PALETTE[0], PALETTE[1], PALETTE[2]]),
-               vmin=-0.5, vmax=3.5)
-for x, y, _ in ctx.view(-1, 3).tolist():
-    axes[1].plot(x, y, "k*", ms=10)
-axes[1].set_xlabel("query x")
-axes[1].set_ylabel("query y")
-axes[1].set_title(f"task ({qa}, {qb}) after {k_grid} examples (stars): green both right, blue model only,\n"
-                  "orange ratio matching only, grey neither", fontsize=9)
-axes[1].grid(False)
+k_grid = K_FEW  # the query grid: one context of k examples of an unseen task, every (x, y) as the query
+qg = query_grid(best.model, best.task, seqs[0, 0, : 3 * k_grid])
+fig = figure_ratio_matching(rm, qg)
 ch.savefig(fig, "ratio_matching")
 plt.show()
 ch.ledger.add("4", "Interpretability: with few shots the model is right far more often where ratio matching applies",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
-from ..analysis.modular import accuracy_by_shot, z_loss
+from ..analysis.modular import accuracy_by_shot, ratio_matching, z_loss
 from .. import executor as executors
 from .. import rng, runtime
 from ..executor import Executor, Job, run_jobs
 from ..models.gpt import GPT, GPTConfig
 from ..store import Store
-from ..tasks.modular import EVAL_SETS, ModularTask
+from ..tasks.modular import EVAL_SETS, ModularTask, z_logits_targets
 from ..train import OptimConfig, TrainResult, train
 
 
@@ -126,3 +127,145 @@ def train_group(part: list[ModularTask], part_seeds: list[int], model_cfg: dict,
         members.append(Member(t, single.eval(), TrainResult(losses, evals, res.resumed_from, res.from_store,
                                                             res.seconds)))
     return members
+
+
+# -- figures ---------------------------------------------------------------------------------------------------------
+def figure_task_family(demo: ModularTask, generator: torch.Generator):
+    """One training sequence of ``demo``, its pretraining tasks in Z_p², and its split of the input pairs."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+
+    from ..plotting import PALETTE
+
+    p = demo.p
+    toks = demo.train_batch(1, generator)[0].view(-1, 3)
+    a, b = next((a, b) for a, b in demo.id_tasks.tolist()
+                if all((a * x + b * y) % p == z for x, y, z in toks.tolist()))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.6, 1, 1]})
+    show = toks[: min(6, demo.n_ex)]
+    for i, (x, y, z) in enumerate(show.tolist()):
+        for j, (v, c) in enumerate(zip((x, y, z), (PALETTE[0], PALETTE[0], PALETTE[1]))):
+            axes[0].add_patch(plt.Rectangle((3 * i + j, 0), 0.9, 0.9, color=c, alpha=0.25 if j < 2 else 0.45))
+            axes[0].text(3 * i + j + 0.45, 0.45, str(v), ha="center", va="center", fontsize=12)
+    axes[0].set_xlim(0, 3 * len(show))
+    axes[0].set_ylim(-0.2, 1.1)
+    axes[0].set_yticks([])
+    axes[0].set_xticks([3 * i + 1.45 for i in range(len(show))], [f"example {i + 1}" for i in range(len(show))])
+    axes[0].set_xlabel("position (blue: x, y inputs; orange: z, the only tokens scored)")
+    axes[0].set_ylabel("token")
+    axes[0].set_title(f"a training sequence of task (a, b) = ({a}, {b}): z = ({a}x + {b}y) mod {p}")
+    axes[0].grid(False)
+    kind = np.zeros((p, p))
+    kind[tuple(demo.id_tasks.T.tolist())] = 1
+    axes[1].imshow(kind.T, origin="lower", cmap=ListedColormap(["#dddddd", PALETTE[2]]))
+    axes[1].set_xlabel("a")
+    axes[1].set_ylabel("b")
+    axes[1].set_title(f"{demo.n_id} pretraining tasks (green), {demo.rule} rule")
+    axes[1].grid(False)
+    split = np.zeros((p, p))
+    split[tuple(demo.train_pairs.T.tolist())] = 1
+    axes[2].imshow(split.T, origin="lower", cmap=ListedColormap([PALETTE[3], "#dddddd"]))
+    axes[2].set_xlabel("x")
+    axes[2].set_ylabel("y")
+    axes[2].set_title(f"inputs: train (grey, α = {demo.alpha:g}), test (pink)")
+    axes[2].grid(False)
+    fig.tight_layout()
+    return fig
+
+
+PHASE_COLOURS = ["#eeeeee", "#c6dbef", "#6baed6", "#fdae6b", "#d94801"]
+
+
+def figure_phase_diagram(final: dict, phases: dict, n_ids: list[int], alphas: list[float], p: int, n_layer: int,
+                         tau: float):
+    """Each grid point's phase (colour) and its four last-shot accuracies (text)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+
+    from ..analysis.modular import PHASES
+
+    fig, ax = plt.subplots(figsize=(1.6 + 1.35 * len(n_ids), 1.2 + 1.0 * len(alphas)))
+    codes = np.array([[PHASES.index(phases[n, al]) for n in n_ids] for al in alphas])
+    ax.imshow(codes, cmap=ListedColormap(PHASE_COLOURS), vmin=-0.5, vmax=len(PHASES) - 0.5, aspect="auto",
+              origin="lower")
+    for i, al in enumerate(alphas):
+        for j, n in enumerate(n_ids):
+            acc = final[n, al]
+            ax.text(j, i, "\n".join(f"{k.replace('_', ' ')} {acc[k]:.2f}" for k in EVAL_SETS), ha="center",
+                    va="center", fontsize=6.5)
+    ax.set_xticks(range(len(n_ids)), [f"{n}\n({n / p ** 2:.0%})" for n in n_ids])
+    ax.set_yticks(range(len(alphas)), [f"{al:g}" for al in alphas])
+    ax.set_xlabel(r"pretraining tasks $n_{\rm i.d.}$ (share of all $p^2$ tasks)")
+    ax.set_ylabel(r"fraction of train inputs $\alpha$")
+    ax.set_title(f"phases at depth {n_layer} (τ = {tau:g}; chance {1 / p:.2f})")
+    ax.grid(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PHASE_COLOURS]
+    ax.legend(handles, [ph.replace("_", " ") for ph in PHASES], loc="upper left", bbox_to_anchor=(1.01, 1),
+              fontsize=8)
+    return fig
+
+
+
+def ratio_matching_by_shot(model, seqs: torch.Tensor, p: int) -> np.ndarray:
+    """Per shot count k ≥ 1: (k, share of queries where ratio matching applies, the model's accuracy where it
+    applies, where it does not), over queries with z ≠ 0 of ``seqs`` (1, B, 3·n_ex)."""
+    with torch.no_grad():
+        logits, target = z_logits_targets(model(seqs), seqs)
+    correct = (logits.argmax(-1) == target)[0]  # (B, n)
+    rows = []
+    for kk in range(1, seqs.shape[-1] // 3):
+        applies, _ = ratio_matching(seqs[0], p, kk)
+        # only queries with z ≠ 0: a model that merely favours the answer 0 would otherwise look like a ratio
+        # matcher, because a query on the task's kernel line (z = 0) often matches an earlier z = 0 example
+        keep = seqs[0].view(seqs.shape[1], -1, 3)[:, kk, 2] != 0
+        applies, c = applies[keep], correct[keep, kk]
+        rows.append((kk, applies.float().mean().item(), c[applies].float().mean().item() if applies.any() else np.nan,
+                     c[~applies].float().mean().item() if (~applies).any() else np.nan))
+    return np.array(rows)
+
+
+def query_grid(model, task: ModularTask, ctx: torch.Tensor) -> dict:
+    """One context ``ctx`` (3k tokens of an unseen task) followed by every query (x, y): where the model is right
+    and where ratio matching would be, as (p, p) boolean arrays, with the task and the context."""
+    p, k = task.p, ctx.numel() // 3
+    qa, qb = next((a, b) for a, b in task.ood_tasks.tolist()
+                  if all((a * x + b * y) % p == z for x, y, z in ctx.view(-1, 3).tolist()))
+    xs, ys = torch.meshgrid(torch.arange(p, device=ctx.device), torch.arange(p, device=ctx.device), indexing="ij")
+    q = torch.stack([xs.flatten(), ys.flatten(), (qa * xs.flatten() + qb * ys.flatten()) % p], 1)
+    grid_seqs = torch.cat([ctx.expand(p**2, -1), q], 1)
+    with torch.no_grad():
+        lg, tg = z_logits_targets(model(grid_seqs[None]), grid_seqs[None])
+    model_right = (lg.argmax(-1) == tg)[0, :, -1].view(p, p).cpu().numpy()
+    oracle, _ = ratio_matching(grid_seqs, p, k)
+    return {"task": (qa, qb), "ctx": ctx.view(-1, 3).tolist(), "k": k, "model_right": model_right,
+            "oracle": oracle.view(p, p).cpu().numpy()}
+
+
+def figure_ratio_matching(rm: np.ndarray, qg: dict):
+    """Accuracy by shot split by whether ratio matching applies, and the query grid of ``query_grid``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    from ..plotting import PALETTE
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    axes[0].plot(rm[:, 0], rm[:, 2], "o-", label="ratio matching applies")
+    axes[0].plot(rm[:, 0], rm[:, 3], "s-", label="it does not")
+    axes[0].plot(rm[:, 0], rm[:, 1], ":", color="grey", label="share of queries where it applies")
+    axes[0].set_xlabel("in-context examples before the query (shots)")
+    axes[0].set_ylabel("accuracy on unseen tasks / share")
+    axes[0].legend()
+    cells = 2 * qg["oracle"] + qg["model_right"]  # 0 both wrong, 1 model only, 2 oracle only, 3 both
+    axes[1].imshow(cells.T, origin="lower", cmap=ListedColormap(["#eeeeee", PALETTE[0], PALETTE[1], PALETTE[2]]),
+                   vmin=-0.5, vmax=3.5)
+    for x, y, _ in qg["ctx"]:
+        axes[1].plot(x, y, "k*", ms=10)
+    axes[1].set_xlabel("query x")
+    axes[1].set_ylabel("query y")
+    qa, qb = qg["task"]
+    axes[1].set_title(f"task ({qa}, {qb}) after {qg['k']} examples (stars): green both right, blue model only,\n"
+                      "orange ratio matching only, grey neither", fontsize=9)
+    axes[1].grid(False)
+    return fig
