@@ -26,24 +26,17 @@
 # synthetic in-context label-mapping language and runs the paper's protocol on it.
 
 # %% tags=["remove-cell"]
-import dataclasses
-
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 from matplotlib.colors import LogNorm
 from myst_nb import glue
 
 from iclbook.analysis import update_similarity as us
-from iclbook.experiments.layer_causality import compare
 from iclbook.claims import above, below, near
-from iclbook.experiments.layer_causality import lm_loss
-from iclbook.models.gpt import GPT, GPTConfig
+from iclbook.experiments.layer_causality import LayerCausality, merge
 from iclbook.notebook import open_chapter
 from iclbook import rng
-from iclbook.tasks.label_mapping import LabelMappingTask
-from iclbook.train import OptimConfig, checkpoint_steps, train
 
 ch = open_chapter("03", globals())
 
@@ -126,40 +119,16 @@ ch.ledger.add("1b", "… while un-normalised SimAOU ≈ 0", abs(noise["SimAOU"])
 # $0, 1, \dots, K$ demonstrations.
 
 # %%
-task = LabelMappingTask(n_classes=P.n_classes, tokens_per_class=P.tokens_per_class, n_labels=P.n_labels, n_x=P.n_x,
-                        K=P.K, p_default=P.p_default, n_families=P.n_families)
-cfg = GPTConfig(n_layer=P.n_layer, n_embd=P.n_embd, n_head=P.n_head, block_size=task.seq_len() + 1,
-                vocab_size=task.vocab_size, tie_embeddings=True)
-label_pos, label_tok = task.label_positions(), task.label_tokens.to(dev)
-ev = task.sample(1024, rng.generator("eval", P.seed, 0, device=dev))  # streams that training never uses
-
-
-def acc_by_demos(m: GPT, ep) -> torch.Tensor:
-    """Label accuracy after k = 0 … K demonstrations (argmax over the label tokens)."""
-    logits = m(ep.train_tokens()[None])[0][:, label_pos][..., label_tok]
-    return (logits.argmax(-1) == ep.labels).float().mean(0)
-
-
-def pretrain(s: int) -> tuple[GPT, object]:
-    model = GPT(cfg, generator=rng.generator("init", s)).to(dev)
-
-    def loss_fn(m, step):
-        x = task.sample(P.batch, rng.generator("batch", s, step, device=dev)).train_tokens()[None]
-        return lm_loss(m(x), x).sum()
-
-    config = {"chapter": "03", "model": cfg.__dict__, "task": task.__dict__, "steps": P.steps, "batch": P.batch,
-              "lr": P.lr, "seed": s}
-    opt = OptimConfig("adam", lr=P.lr, schedule="warmup_cosine", warmup=0.05, final_lr_frac=0.1)
-    res = train(model, loss_fn, P.steps, opt, run=ch.store.run("ch03-pretrain", config),
-                evaluate=lambda m, step: {"acc": acc_by_demos(m, ev)},
-                checkpoints=checkpoint_steps(P.steps, n_linear=8, n_log=4), desc=f"pretraining, seed {s}")
-    return model.eval(), res
+X = LayerCausality.from_params(P, ch.store, dev)  # the language, the model's config, where runs are stored
+task, cfg = X.task, X.cfg
+ev = X.eval_episodes(P.seed)  # streams that training never uses
+acc_by_demos = X.acc_by_demos
 
 
 trained = {}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for s in seed_list:
-    trained[s], res = pretrain(s)
+    trained[s], res = X.pretrain(s, ev)
     st, acc = res.eval_series("acc")
     acc = np.array(acc)
     axes[0].plot(np.arange(P.K + 1), acc[-1], "o-", ms=3, label=f"seed {s}")
@@ -206,37 +175,8 @@ glue("acc_full_eval", f"{final_acc[:, -1].mean():.2f}", display=False)
 KINDS = {"trained": "trained", "random": "no training", "emb": "trained embeddings"}
 
 
-def control(kind: str, s: int) -> GPT:
-    """The trained model, or one of the paper's two untrained controls built from it."""
-    if kind == "trained":
-        return trained[s]
-    m = GPT(cfg, generator=rng.generator("control", s)).to(dev).eval()
-    if kind == "emb":
-        keep = {k: v for k, v in trained[s].state_dict().items()
-                if k in ("wte", "wpe") or k.startswith("ln_f") or ".ln_" in k}
-        m.load_state_dict({**m.state_dict(), **keep})
-    return m
-
-
-def run_compare(kind: str, s: int, family: int) -> dict:
-    """compare() on this (model, seed, family)'s test episodes, cached in the run store."""
-    config = {"chapter": "03", "model": cfg.__dict__, "task": task.__dict__, "steps": P.steps, "batch": P.batch,
-              "lr": P.lr, "seed": s, "kind": kind, "family": family, "episodes": P.episodes,
-              "lr_grid": list(P.lr_grid)}
-
-    def compute() -> dict:
-        ep = task.sample(P.episodes, rng.generator("eval", s, 100 + family, device=dev), family=family)
-        out = compare(control(kind, s), ep, list(P.lr_grid), P.chunk, rand_gen=rng.generator("noise", s, 3))
-        return {**out, "family": torch.full((P.episodes,), family)}
-    return ch.store.run("ch03-compare", config).cached("result.pt", compute)
-
-
-def merge(rs: list[dict]) -> dict:
-    return {k: torch.cat([r[k] for r in rs]) if isinstance(rs[0][k], torch.Tensor) else [r[k] for r in rs]
-            for k in rs[0]}
-
-
-R = {kind: {s: merge([run_compare(kind, s, f) for f in range(P.n_families)]) for s in seed_list} for kind in KINDS}
+R = {kind: {s: merge([X.run_compare(kind, s, f, trained[s]) for f in range(P.n_families)]) for s in seed_list}
+     for kind in KINDS}
 
 # %% [markdown]
 # The table shows accuracies and layer-averaged similarities (mean ± standard deviation over seeds; each seed's value
@@ -327,23 +267,8 @@ ch.ledger.add("3b", "… while the untrained models fail at ICL", gap_icl, below
 # episodes.
 
 # %%
-def depth_control(depth: int, s: int) -> dict:
-    """Layer-averaged SimAOU (GD) and ICL − ZS accuracy of a random-weight GPT of this depth, cached."""
-    cfg_d = dataclasses.replace(cfg, n_layer=depth)
-    config = {"chapter": "03", "model": cfg_d.__dict__, "task": task.__dict__, "seed": s,
-              "episodes": P.depth_episodes, "lr_grid": list(P.lr_grid)}
-
-    def compute() -> dict:
-        m = GPT(cfg_d, generator=rng.generator("control", s)).to(dev).eval()
-        ep = task.sample(P.depth_episodes, rng.generator("eval", s, 99, device=dev))
-        r = compare(m, ep, list(P.lr_grid), P.chunk, rand_gen=rng.generator("noise", s, 3))
-        return {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
-                "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
-    return ch.store.run("ch03-depth-control", config).cached("result.pt", compute)
-
-
 depths = sorted(P.control_depths)
-probe_runs = [[depth_control(d, s) for s in seed_list] for d in depths]  # each (depth, seed) loaded once
+probe_runs = [[X.depth_control(d, s) for s in seed_list] for d in depths]  # each (depth, seed) loaded once
 probe = np.array([[float(r["sim_aou"]) for r in row] for row in probe_runs])  # (depths, seeds)
 probe_gain = np.array([[float(r["icl_gain"]) for r in row] for row in probe_runs])
 fig, ax = plt.subplots(figsize=(6, 3.8))

@@ -16,6 +16,10 @@ by FT accuracy, as Dai et al. did), record the fine-tuned states on the query al
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -23,7 +27,9 @@ from torch import Tensor
 from .. import rng
 from ..analysis import update_similarity as us
 from ..models.gpt import GPT, GPTConfig
-from ..tasks.label_mapping import Episodes
+from ..store import Store
+from ..tasks.label_mapping import Episodes, LabelMappingTask
+from ..train import OptimConfig, checkpoint_steps, train
 
 MODES = ("gd", "lcgd")
 
@@ -159,3 +165,119 @@ def compare(model: GPT, ep: Episodes, lr_grid: list[float], chunk: int = 128,
         out[f"sim_am_delta_{tag}"] = us.sim_am_delta(icl["m"], mz, s["m"])
     out["rec2ftp"] = us.rec2ftp(out["zs_ok"], out["icl_ok"], out["ft_ok"])
     return {k: (v.cpu() if isinstance(v, Tensor) else v) for k, v in out.items()}
+
+
+
+@dataclass(frozen=True)
+class LayerCausality:
+    """Chapter 3's setting (plain data) and where its runs live: the label-mapping language, the GPT config, the
+    pretraining and the per-episode comparisons, each cached in the run store."""
+
+    setting: dict[str, Any]
+    store_root: str
+    device: str
+
+    FIELDS = ("n_classes", "tokens_per_class", "n_labels", "n_x", "K", "p_default", "n_families", "n_layer",
+              "n_embd", "n_head", "steps", "batch", "lr", "episodes", "lr_grid", "depth_episodes", "chunk")
+
+    @classmethod
+    def from_params(cls, P, store: Store, device) -> "LayerCausality":
+        return cls({k: getattr(P, k) for k in cls.FIELDS}, str(store.root), str(device))
+
+    def __getattr__(self, name: str) -> Any:  # the setting's fields read as attributes
+        setting = self.__dict__.get("setting", {})
+        if name in setting:
+            return setting[name]
+        raise AttributeError(name)
+
+    @property
+    def dev(self) -> torch.device:
+        return torch.device(self.device)
+
+    @property
+    def task(self) -> LabelMappingTask:
+        return LabelMappingTask(n_classes=self.n_classes, tokens_per_class=self.tokens_per_class,
+                                n_labels=self.n_labels, n_x=self.n_x, K=self.K, p_default=self.p_default,
+                                n_families=self.n_families)
+
+    @property
+    def cfg(self) -> GPTConfig:
+        task = self.task
+        return GPTConfig(n_layer=self.n_layer, n_embd=self.n_embd, n_head=self.n_head, block_size=task.seq_len() + 1,
+                         vocab_size=task.vocab_size, tie_embeddings=True)
+
+    def store(self) -> Store:
+        return Store(self.store_root)
+
+    def eval_episodes(self, seed: int, n: int = 1024):
+        """Evaluation prompts from a stream that training never uses."""
+        return self.task.sample(n, rng.generator("eval", seed, 0, device=self.dev))
+
+    def acc_by_demos(self, m: GPT, ep) -> torch.Tensor:
+        """Label accuracy after k = 0 … K demonstrations (argmax over the label tokens)."""
+        task = self.task
+        logits = m(ep.train_tokens()[None])[0][:, task.label_positions()][..., task.label_tokens.to(self.dev)]
+        return (logits.argmax(-1) == ep.labels).float().mean(0)
+
+    def _base_config(self, seed: int) -> dict:
+        return {"chapter": "03", "model": self.cfg.__dict__, "task": self.task.__dict__, "steps": self.steps,
+                "batch": self.batch, "lr": self.lr, "seed": seed}
+
+    def pretrain(self, seed: int, ev) -> tuple[GPT, Any]:
+        """Pretrain one GPT with the causal-LM loss on whole prompts (or read it from the store)."""
+        task, dev = self.task, self.dev
+        model = GPT(self.cfg, generator=rng.generator("init", seed)).to(dev)
+
+        def loss_fn(m, step):
+            x = task.sample(self.batch, rng.generator("batch", seed, step, device=dev)).train_tokens()[None]
+            return lm_loss(m(x), x).sum()
+
+        opt = OptimConfig("adam", lr=self.lr, schedule="warmup_cosine", warmup=0.05, final_lr_frac=0.1)
+        res = train(model, loss_fn, self.steps, opt, run=self.store().run("ch03-pretrain", self._base_config(seed)),
+                    evaluate=lambda m, step: {"acc": self.acc_by_demos(m, ev)},
+                    checkpoints=checkpoint_steps(self.steps, n_linear=8, n_log=4), desc=f"pretraining, seed {seed}")
+        return model.eval(), res
+
+    def control(self, kind: str, seed: int, trained: GPT) -> GPT:
+        """The trained model, or one of the paper's two untrained controls built from it."""
+        if kind == "trained":
+            return trained
+        m = GPT(self.cfg, generator=rng.generator("control", seed)).to(self.dev).eval()
+        if kind == "emb":
+            keep = {k: v for k, v in trained.state_dict().items()
+                    if k in ("wte", "wpe") or k.startswith("ln_f") or ".ln_" in k}
+            m.load_state_dict({**m.state_dict(), **keep})
+        return m
+
+    def run_compare(self, kind: str, seed: int, family: int, trained: GPT) -> dict:
+        """compare() on this (model, seed, family)'s test episodes, cached in the run store."""
+        config = {**self._base_config(seed), "kind": kind, "family": family, "episodes": self.episodes,
+                  "lr_grid": list(self.lr_grid)}
+
+        def compute() -> dict:
+            ep = self.task.sample(self.episodes, rng.generator("eval", seed, 100 + family, device=self.dev),
+                                  family=family)
+            out = compare(self.control(kind, seed, trained), ep, list(self.lr_grid), self.chunk,
+                          rand_gen=rng.generator("noise", seed, 3))
+            return {**out, "family": torch.full((self.episodes,), family)}
+        return self.store().run("ch03-compare", config).cached("result.pt", compute)
+
+    def depth_control(self, depth: int, seed: int) -> dict:
+        """Layer-averaged SimAOU (GD) and ICL − ZS accuracy of a random-weight GPT of this depth, cached."""
+        cfg_d = dataclasses.replace(self.cfg, n_layer=depth)
+        config = {"chapter": "03", "model": cfg_d.__dict__, "task": self.task.__dict__, "seed": seed,
+                  "episodes": self.depth_episodes, "lr_grid": list(self.lr_grid)}
+
+        def compute() -> dict:
+            m = GPT(cfg_d, generator=rng.generator("control", seed)).to(self.dev).eval()
+            ep = self.task.sample(self.depth_episodes, rng.generator("eval", seed, 99, device=self.dev))
+            r = compare(m, ep, list(self.lr_grid), self.chunk, rand_gen=rng.generator("noise", seed, 3))
+            return {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
+                    "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
+        return self.store().run("ch03-depth-control", config).cached("result.pt", compute)
+
+
+def merge(rs: list[dict]) -> dict:
+    """One dict of the per-family comparison results: tensors concatenated, other values listed."""
+    return {k: torch.cat([r[k] for r in rs]) if isinstance(rs[0][k], torch.Tensor) else [r[k] for r in rs]
+            for k in rs[0]}
