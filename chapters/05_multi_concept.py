@@ -140,7 +140,7 @@ plt.show()
 #   $\max |w_r^\top f|$ over the other directions $u_k, v_k, \bar u_k$, and *noise* $\max |w_r^\top \xi|$.
 
 # %%
-main = {s: run(s) for s in seed_list}
+main = X.run_seeds(seed_list)  # on the executor (ICLBOOK_EXECUTOR), then read back from the store
 bayes = bayes_error(P.L, P.eta)
 fits = {s: rate_fit(r[1]) for s, r in main.items()}
 fits_raw = {s: rate_fit(r[1], envelope=False) for s, r in main.items()}  # the same fit on the raw curve, for reference

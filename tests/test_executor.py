@@ -145,3 +145,30 @@ def test_the_cli_refuses_a_bad_executor_before_any_chapter_runs(monkeypatch, cap
     monkeypatch.setenv(ex.ENV, "cluster")
     assert main(["book", "--profile", "ci"]) == 2
     assert "ICLBOOK_EXECUTOR / --executor: got 'cluster'" in capsys.readouterr().err
+
+
+def test_chapter5_seeds_on_local_workers_equal_inline(tmp_path, local2):
+    from iclbook.chapters import get
+    from iclbook.experiments.multi_concept import ConceptExperiment
+
+    P = get("05").params.resolve("ci", {"steps": 20, "variant_steps": 10, "n_test": 256, "batch": 16,
+                                        "dense_until": 5, "eval_every": 5})
+    inline = _one_thread(lambda: ConceptExperiment.from_params(P, Store(tmp_path / "a"), "cpu").run_seeds(
+        [1, 2], ex.Executor("inline")))
+    pooled = ConceptExperiment.from_params(P, Store(tmp_path / "b"), "cpu").run_seeds([1, 2], local2)
+    for s in (1, 2):
+        assert pooled[s][1].from_store and pooled[s][1].evals == inline[s][1].evals
+        assert all(torch.equal(a, b) for a, b in zip(inline[s][0].parameters(), pooled[s][0].parameters()))
+
+
+def test_chapter3_pretraining_on_local_workers_equals_inline(tmp_path, local2):
+    from iclbook.chapters import get
+    from iclbook.experiments.layer_causality import LayerCausality
+
+    P = get("03").params.resolve("ci", {"steps": 4, "n_embd": 16, "n_layer": 2, "n_head": 2})
+    inline = _one_thread(lambda: LayerCausality.from_params(P, Store(tmp_path / "a"), "cpu").pretrain_seeds(
+        [1, 2], 0, ex.Executor("inline")))
+    pooled = LayerCausality.from_params(P, Store(tmp_path / "b"), "cpu").pretrain_seeds([1, 2], 0, local2)
+    for s in (1, 2):
+        assert pooled[s][1].from_store and pooled[s][1].evals == inline[s][1].evals
+        assert all(torch.equal(a, b) for a, b in zip(inline[s][0].parameters(), pooled[s][0].parameters()))

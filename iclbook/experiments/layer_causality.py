@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import rng
+from .. import executor as executors
+from .. import rng, runtime
+from ..executor import Executor, Job, run_jobs
 from ..analysis import update_similarity as us
 from ..models.gpt import GPT, GPTConfig
 from ..store import Store
@@ -238,6 +240,18 @@ class LayerCausality:
                     checkpoints=checkpoint_steps(self.steps, n_linear=8, n_log=4), desc=f"pretraining, seed {seed}")
         return model.eval(), res
 
+    def pretrain_seeds(self, seeds: list[int], ev_seed: int, executor: Executor | None = None) -> dict:
+        """``pretrain`` for every seed on the executor (default: ICLBOOK_EXECUTOR), then read back from the store;
+        evaluations use ``eval_episodes(ev_seed)``."""
+        ex = executor or executors.current()
+        if ex.kind != "inline":
+            run_jobs([Job("iclbook.experiments.layer_causality:pretrain_job",
+                          dict(setting=self.setting, store_root=self.store_root, seed=s, ev_seed=ev_seed),
+                          key="ch03-pretrain-" + self.store().run("ch03-pretrain", self._base_config(s)).key)
+                      for s in seeds], ex, desc="pretraining")
+        ev = self.eval_episodes(ev_seed)
+        return {s: self.pretrain(s, ev) for s in seeds}
+
     def control(self, kind: str, seed: int, trained: GPT) -> GPT:
         """The trained model, or one of the paper's two untrained controls built from it."""
         if kind == "trained":
@@ -275,6 +289,12 @@ class LayerCausality:
             return {"sim_aou": us.layer_mean(r["sim_aou_gd"]).mean(),
                     "icl_gain": (r["icl_ok"].float() - r["zs_ok"].float()).mean()}
         return self.store().run("ch03-depth-control", config).cached("result.pt", compute)
+
+
+def pretrain_job(setting: dict, store_root: str, seed: int, ev_seed: int) -> None:
+    """One pretraining run from plain data, on the worker's device, as an executor runs it (result to the store)."""
+    X = LayerCausality(setting, store_root, str(runtime.device()))
+    X.pretrain(seed, X.eval_episodes(ev_seed))
 
 
 def merge(rs: list[dict]) -> dict:

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import rng
+from .. import executor as executors
+from .. import rng, runtime
+from ..executor import Executor, Job, run_jobs
 from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_exponential_rate, mlp_summary,
                                       steps_to_eps, suffix_max)
 from ..models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
@@ -129,16 +131,30 @@ class ConceptExperiment:
         batch = self.batch if batch is None else batch
         cfg = self.model_cfg(**model_over)
         dic = make_dictionary(task, rng.generator("tasks", seed, device=self.dev))
-        config = {"chapter": "05", "task": vars(task), "model": vars(cfg), "steps": n_steps, "lr": lr,
-                  "batch": batch, "loss": loss, "seed": seed, "n_test": self.n_test,
-                  "checkpoints": self.checkpoints(n_steps), "probes": probes, "eval_version": 1,
-                  "device": self.dev.type}
+        config = self._config(seed, task, cfg, n_steps, lr, batch, loss, probes)
         model, res = train_concept(task, dic, cfg, steps=n_steps, lr=lr, batch=batch, seed=seed, loss=loss,
                                    evaluate=self.make_evaluate(seed, task, dic, loss, batch, probes),
                                    checkpoints=self.checkpoints(n_steps),
                                    run=Store(self.store_root).run("ch05-concept", config), device=self.dev,
                                    desc=f"{tag} seed {seed}")
         return model, res, dic, task
+
+    def _config(self, seed, task, cfg, n_steps, lr, batch, loss, probes) -> dict:
+        return {"chapter": "05", "task": vars(task), "model": vars(cfg), "steps": n_steps, "lr": lr,
+                "batch": batch, "loss": loss, "seed": seed, "n_test": self.n_test,
+                "checkpoints": self.checkpoints(n_steps), "probes": probes, "eval_version": 1,
+                "device": self.dev.type}
+
+    def run_seeds(self, seeds: list[int], executor: Executor | None = None) -> dict:
+        """The main run of every seed, trained on the executor (default: ICLBOOK_EXECUTOR), then read back."""
+        ex = executor or executors.current()
+        if ex.kind != "inline":
+            key = lambda s: Store(self.store_root).run("ch05-concept", self._config(  # noqa: E731
+                s, self.task(), self.model_cfg(), self.steps, self.lr, self.batch, "logistic", True)).key
+            run_jobs([Job("iclbook.experiments.multi_concept:run_job",
+                          dict(setting=self.setting, store_root=self.store_root, device=self.device, seed=s),
+                          key="ch05-concept-" + key(s)) for s in seeds], ex, desc="main runs")
+        return {s: self.run(s) for s in seeds}
 
     def knob_sweeps(self, main_result, seed: int, sweeps: dict[str, tuple[str, list]]) -> dict:
         """One run per value of each knob (label → (task field, values); the main value always included, read
@@ -160,6 +176,14 @@ class ConceptExperiment:
         envelope=True (the ledger's reading) fits max_{s>=t} err(s), the level the error stays below from t on."""
         st, e = res.eval_series("test_err_clean")
         return fit_exponential_rate(st, e, floor=0.0, start=0.3, resolution=self.resolution, envelope=envelope)
+
+
+def run_job(setting: dict, store_root: str, device: str, seed: int) -> None:
+    """One main run from plain data, as an executor's worker runs it; the result goes to the store. A worker's own
+    device (e.g. the GPU a local worker was given) replaces the notebook's when both are of one type, which the
+    store key records."""
+    here = runtime.device()
+    ConceptExperiment(setting, store_root, str(here) if here.type == torch.device(device).type else device).run(seed)
 
 
 def series(res, key: str) -> np.ndarray:
