@@ -32,7 +32,6 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from matplotlib.ticker import NullLocator
 from myst_nb import glue
 
 from iclbook.analysis.llc import SGLDConfig
@@ -40,8 +39,9 @@ from iclbook.analysis.trajectory_pca import joint_trajectory_pca
 from iclbook.analysis.transient import smoothed_minimum, threshold_between
 from iclbook.claims import above, below, is_true
 from iclbook.notebook import open_chapter
-from iclbook.plotting import BASELINE, PALETTE
-from iclbook.experiments.transient_ridge import LLC_EPS_GRID, SweepConfig, calibrated_llc, m_label, make_probes, sweep_llc, train_sweep
+from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, figure_llc,
+                                                 figure_threshold, figure_trajectory_pca, figure_transient, m_label,
+                                                 make_probes, sweep_llc, train_sweep)
 
 ch = open_chapter("02", globals())
 
@@ -136,41 +136,14 @@ x_of = {m_label(M): float(M) for M in P.Ms}
 x_of["∞"] = 2.0 * max(P.Ms)  # ∞ drawn one octave right of the largest finite M
 
 
-def m_axis(ax):
-    """Log-M axis with ∞ at the right end."""
-    ax.set_xscale("log")
-    ticks = [x_of[k] for k in keys]
-    ax.set_xticks(ticks, keys)
-    ax.xaxis.set_minor_locator(NullLocator())  # only the M ticks on x; y keeps its (log) tick labels
-    if min(b / a for a, b in zip(ticks, ticks[1:])) < 1.5:  # neighbours such as 13 and 16 would overlap
-        ax.tick_params(axis="x", labelrotation=60)
-    ax.set_xlabel("number of pretraining tasks $M$")
-
-
 final = {k: {q: float(runs[k].evals[q][-1]) for q in ("ood", "id", "d_ridge", "d_dmmse")} for k in keys}
 ridge_side = {k: final[k]["d_ridge"] < final[k]["d_dmmse"] for k in finite}
 M_star = threshold_between([x_of[k] for k in finite], [ridge_side[k] for k in finite])
 if math.isnan(M_star) and not any(ridge_side.values()):
     M_star = math.sqrt(x_of[finite[-1]] * x_of["∞"])  # every finite M on the dMMSE side: between the last and ∞
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 xs = [x_of[k] for k in keys]
-axes[0].plot(xs, [final[k]["ood"] for k in keys], "o-", label="transformer, OOD")
-axes[0].plot(xs, [final[k]["id"] for k in keys], "s--", ms=4, label="transformer, ID (own pool)")
-axes[0].plot(xs, [base[k]["dmmse"] for k in keys], "^:", color=BASELINE["dmmse"], label="dMMSE$_M$, OOD")
-axes[0].axhline(ridge_loss, color=BASELINE["ridge"], lw=1, label="ridge, OOD")
-axes[0].set_ylabel("final loss (MSE / D)")
-axes[1].plot(xs, [final[k]["d_ridge"] for k in keys], "o-", color=BASELINE["ridge"], label=r"$\Delta$(model, ridge)")
-axes[1].plot(xs, [final[k]["d_dmmse"] for k in keys], "o-", color=BASELINE["dmmse"],
-             label=r"$\Delta$(model, dMMSE$_M$)")
-axes[1].set_yscale("log")
-axes[1].set_ylabel(r"final $\Delta$ (OOD set)")
-for ax in axes:
-    m_axis(ax)
-    if math.isfinite(M_star):
-        ax.axvline(M_star, color="grey", ls="--", lw=1, label="threshold")
-    ax.legend()
-fig.suptitle(f"After {P.steps} steps")
+fig = figure_threshold(final, base, keys, x_of, ridge_loss, M_star, P.steps)
 ch.savefig(fig, "threshold")
 plt.show()
 
@@ -215,36 +188,7 @@ def on_ridge_side(k):
     return r.evals["d_ridge"][keep] < r.evals["d_dmmse"][keep]
 
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for c, k in zip(PALETTE, keys):
-    r = runs[k]
-    axes[0].plot(r.steps[1:], r.evals["ood"][1:], color=c, label=f"M = {k}")
-    if k != "∞":
-        axes[0].axhline(base[k]["dmmse"], color=c, ls=":", lw=1)
-    t, v, _ = tcrit[k]
-    axes[0].plot([t], [v], "v", color=c, ms=7)
-axes[0].axhline(ridge_loss, color=BASELINE["ridge"], lw=1, label="ridge")
-axes[0].set_xscale("log")
-axes[0].set_xlabel("training step")
-axes[0].set_ylabel("OOD loss (MSE / D)")
-axes[0].set_title(r"dotted: dMMSE$_M$; ▼: $t_{\rm crit}$")
-axes[0].legend(ncol=2)
-at = {k: runs[k].evals for k in keys}
-idx = {k: tcrit[k][2] for k in keys}
-xs_f = [x_of[k] for k in finite]
-axes[1].plot(xs_f, [at[k]["d_ridge"][idx[k]] for k in finite], "o-", color=BASELINE["ridge"],
-             label=r"$\Delta$(ridge) at $t_{\rm crit}$")
-axes[1].plot(xs_f, [at[k]["d_ridge"][-1] for k in finite], "o--", color=BASELINE["ridge"], mfc="white",
-             label=r"$\Delta$(ridge) at the end")
-axes[1].plot(xs_f, [at[k]["d_dmmse"][idx[k]] for k in finite], "s-", color=BASELINE["dmmse"],
-             label=r"$\Delta$(dMMSE$_M$) at $t_{\rm crit}$")
-axes[1].plot(xs_f, [at[k]["d_dmmse"][-1] for k in finite], "s--", color=BASELINE["dmmse"], mfc="white",
-             label=r"$\Delta$(dMMSE$_M$) at the end")
-axes[1].set_yscale("log")
-axes[1].set_ylabel(r"$\Delta$ (OOD set)")
-m_axis(axes[1])
-axes[1].set_xticks(xs_f, finite)
-axes[1].legend()
+fig = figure_transient(runs, keys, finite, base, tcrit, ridge_loss, x_of)
 ch.savefig(fig, "transient")
 plt.show()
 
@@ -298,18 +242,7 @@ refs = {"ridge": probes.ridge_probe.reshape(-1).cpu().numpy()}
 refs.update({f"dmmse {k}": probes.dmmse_probe[k].reshape(-1).cpu().numpy() for k in finite})
 pca, curves, proj = joint_trajectory_pca(trajs, refs, k=2, half_window=1)
 
-fig, ax = plt.subplots(figsize=(7, 5))
-for c, k in zip(PALETTE, keys):
-    ax.plot(curves[k][:, 0], curves[k][:, 1], "-", color=c, lw=1.3, label=f"M = {k}")
-    ax.plot(curves[k][-1, 0], curves[k][-1, 1], "o", color=c, ms=5)
-    if k != "∞":
-        ax.plot(*proj[f"dmmse {k}"], "*", color=c, ms=13, mec="k", mew=0.5)
-ax.plot(*proj["ridge"], "P", color=BASELINE["ridge"], ms=12, label="ridge")
-ax.plot(curves[keys[0]][0, 0], curves[keys[0]][0, 1], "x", color="grey", ms=8, label="initialisation")
-ax.set_xlabel(f"PC1 ({pca.explained[0]:.0%} of variance)")
-ax.set_ylabel(f"PC2 ({pca.explained[1]:.0%} of variance)")
-ax.set_title("★: dMMSE$_M$ (projected, not fitted); ●: end of training")
-ax.legend()
+fig = figure_trajectory_pca(pca, curves, proj, keys)
 ch.savefig(fig, "trajectory_pca")
 plt.show()
 
@@ -364,24 +297,7 @@ why_nan = f"; not estimated (SGLD diverged at ε = {sgld.eps:g}) for M = {', '.j
 lam = {k: llc[k]["llc"] for k in keys}
 se = {k: llc[k]["se"] for k in keys}
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-axes[0].errorbar(xs, [lam[k] for k in keys], yerr=[2 * se[k] for k in keys], fmt="o-", capsize=3,
-                 label=r"$\hat\lambda$ ± 2 s.e. over chains")
-axes[0].axhline(lam["∞"], color=BASELINE["ridge"], lw=1, ls=":", label=r"$\hat\lambda$ at M = ∞ (ridge)")
-if math.isfinite(M_star):
-    axes[0].axvline(M_star, color="grey", ls="--", lw=1, label="threshold")
-m_axis(axes[0])
-axes[0].set_ylabel(r"LLC $\hat\lambda$ of the final model")
-axes[0].legend()
-for c, k in zip(PALETTE, keys):
-    d = P.llc_nbeta * (llc[k]["trace"] - llc[k]["init"])  # (chains, steps)
-    for j, row in enumerate(d):
-        axes[1].plot(row, color=c, lw=0.6, alpha=0.7, label=f"M = {k}" if j == 0 else None)
-axes[1].axvline(P.llc_burn_in, color="grey", lw=1, ls="--")
-axes[1].set_xlabel("SGLD step (dashed: end of burn-in)")
-axes[1].set_ylabel(r"$n\beta\,(\ell_b(w_t) - \ell_b(w^*))$")
-axes[1].set_title("every chain of every M")
-axes[1].legend(ncol=2)
+fig = figure_llc(llc, keys, xs, x_of, M_star, P.llc_nbeta, P.llc_burn_in)
 ch.savefig(fig, "llc")
 plt.show()
 
