@@ -32,18 +32,16 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from iclbook import baselines, closed_forms as cf
-from iclbook.analysis.scaling import first_crossing, loglog_slope
+from iclbook import closed_forms as cf
+from iclbook.analysis.scaling import loglog_slope
 from iclbook.chapters.task_complexity import t_large
 from iclbook.claims import above, below, between, is_true
-from iclbook.models.gpt import GPT, GPTConfig
-from iclbook.experiments.task_complexity import pretrain_sgd_sweep
-from iclbook.models.regression_tokens import get_format
+from iclbook.experiments.task_complexity import (figure_gpt_vs_ridge, figure_tasks_needed, mc_risk, pretrain_sgd_sweep,
+                                                 tasks_needed, train_gpt)
 from iclbook.notebook import open_chapter
 from iclbook import rng
 from iclbook.tasks.regression import RegressionTask
-from iclbook.tasks.spectra import SPECTRA, effective_dim, spectrum
-from iclbook.train import OptimConfig, checkpoint_steps, train
+from iclbook.tasks.spectra import SPECTRA, spectrum
 
 ch = open_chapter("01", globals())
 
@@ -98,14 +96,6 @@ seed_list = rng.member_seeds(P.seed, P.seeds)
 # $\lambda_i = 2^{-(i-1)}$.
 
 # %%
-def mc_risk(Gamma: torch.Tensor, task: RegressionTask, n: int, n_mc: int, seed: int) -> tuple[float, float]:
-    """Monte Carlo risk of ŷ = xᵀΓ(Xᵀy/n) on n_mc fresh prompts: (mean, standard error)."""
-    x, y, _ = task.sample(n_mc, rng.generator("mc", seed, n), "cpu", tasks="fresh", K=n + 1, dtype=torch.float64)
-    h = torch.einsum("bkd,bk->bd", x[:, :-1], y[:, :-1]) / n
-    err = (torch.einsum("bi,ij,bj->b", x[:, -1], Gamma, h) - y[:, -1]) ** 2
-    return float(err.mean()), float(err.std() / math.sqrt(n_mc))
-
-
 rows, rel_errors = [], []
 for name in SPECTRA:
     lam = spectrum(name, P.d)
@@ -184,38 +174,9 @@ ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T", sl
 # %%
 eps = 0.1 * P.sigma2
 T_fine = [2**k for k in range(4, int(math.log2(max(P.T_grid))) + 1)]
-needed, curves = {}, {}  # (spectrum, d) -> tasks needed, median excess-risk curve
-for name in SPECTRA:
-    for dd in P.d_grid:
-        lam = spectrum(name, dd)
-        psi2_dd = P.sigma2 / float(lam.sum())
-        task_dd = RegressionTask(d=dd, K=P.N, sigma2=P.sigma2, psi2=psi2_dd, H=lam)
-        G_T = pretrain_sgd_sweep(task_dd, T_fine, seed_list, cf.suggested_gamma0(lam, P.N, P.sigma2, psi2_dd),
-                                 device=ch.device)
-        G_T = {T: G.cpu() for T, G in G_T.items()}
-        R_s = cf.risk_star(lam, P.N, P.sigma2, psi2_dd)
-        ex = np.array([np.median((cf.risk(G_T[T], lam, P.N, P.sigma2, psi2_dd) - R_s).numpy()) for T in T_fine])
-        curves[name, dd] = ex
-        needed[name, dd] = first_crossing(T_fine, ex, eps)
-
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+needed, curves = tasks_needed(P.d_grid, P.N, P.sigma2, T_fine, seed_list, eps, ch.device)
 d_min, d_max = min(P.d_grid), max(P.d_grid)
-for name in SPECTRA:
-    axes[0].loglog(T_fine, curves[name, d_max].clip(1e-5), "o-", ms=3,
-                   label=f"{name} (d_eff ≈ {effective_dim(spectrum(name, d_max)):.1f})")
-    finite = [dd for dd in P.d_grid if math.isfinite(needed[name, dd])]
-    axes[1].loglog(finite, [needed[name, dd] for dd in finite], "o-", label=name)
-axes[0].axhline(eps, color="k", lw=1, ls=":", label=r"$\varepsilon$")
-axes[0].set_xlabel("pretraining tasks $T$")
-axes[0].set_ylabel("excess risk (median of seeds)")
-axes[0].set_title(f"d = {d_max}")
-axes[0].legend()
-axes[1].loglog(P.d_grid, np.array(P.d_grid, float) ** 2, "k--", lw=1, label="$d^2$")
-axes[1].set_xticks(P.d_grid, [str(dd) for dd in P.d_grid])
-axes[1].minorticks_off()
-axes[1].set_xlabel("dimension $d$")
-axes[1].set_ylabel(r"tasks needed for excess risk $\leq \varepsilon$")
-axes[1].legend()
+fig = figure_tasks_needed(curves, needed, T_fine, P.d_grid, eps)
 ch.savefig(fig, "tasks_needed")
 plt.show()
 
@@ -312,52 +273,14 @@ ch.ledger.add("4b", "Away from N (M ≪ N and M ≫ N) Γ_T is clearly sub-optim
 
 # %%
 K = P.N + 1
-to_tokens, to_predictions, width, length = get_format(P.gpt_tokens)
 glue("gpt_tokens", P.gpt_tokens, display=False)
-gpt_cfg = GPTConfig(n_layer=P.gpt_layers, n_embd=P.gpt_width, n_head=2, block_size=length(K), d_in=width(P.d), d_out=1)
-model = GPT(gpt_cfg, generator=rng.generator("init", P.seed)).to(ch.device)
-gpt_task = RegressionTask(d=P.d, K=K, sigma2=P.sigma2, psi2=P.psi2)
-
-
-def gpt_loss(m, step):
-    x, y, _ = gpt_task.sample(P.gpt_batch, rng.generator("batch", P.seed, step, device=ch.device))
-    pred = to_predictions(m(to_tokens(x, y)[None]))[0]
-    return ((pred - y) ** 2).mean()
-
-
-x_ev, y_ev, _ = gpt_task.sample(1024, rng.generator("eval", P.seed, 0, device=ch.device))
-ridge_ev = baselines.ridge_predictions(x_ev, y_ev, P.sigma2 / P.psi2)
-
-
-def gpt_eval(m, step):
-    pred = to_predictions(m(to_tokens(x_ev, y_ev)[None]))[0]
-    return {"mse": ((pred - y_ev) ** 2).mean(0), "delta_ridge": ((pred - ridge_ev) ** 2).mean()}
-
-
-gpt_config = {"chapter": "01", "model": gpt_cfg.__dict__, "tokens": P.gpt_tokens, "task": [P.d, K, P.sigma2, P.psi2],
-              "steps": P.gpt_steps,
-              "batch": P.gpt_batch, "lr": P.gpt_lr, "seed": P.seed}
-opt = OptimConfig("adam", lr=P.gpt_lr, schedule="warmup_cosine", warmup=0.05, final_lr_frac=0.1)
-res = train(model, gpt_loss, P.gpt_steps, opt, run=ch.store.run("ch01-gpt", gpt_config), evaluate=gpt_eval,
-            checkpoints=checkpoint_steps(P.gpt_steps, n_linear=20, n_log=10), desc="GPT on Gaussian regression")
+model, res, (x_ev, y_ev, ridge_ev) = train_gpt(P, ch.store, ch.device)
 
 steps, mse_hist = res.eval_series("mse")
 mse_final = np.array(mse_hist[-1])
 mse_ridge = ((ridge_ev - y_ev) ** 2).mean(0).cpu().numpy()
 mse_zero = (y_ev**2).mean(0).cpu().numpy()
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-axes[0].plot(np.arange(1, K + 1), mse_final, "o-", label="transformer")
-axes[0].plot(np.arange(1, K + 1), mse_ridge, "k-", label="ridge λ = σ²/ψ² (Bayes)")
-axes[0].plot(np.arange(1, K + 1), mse_zero, ":", color="grey", label="predict 0")
-axes[0].set_xlabel("position $k$ (pairs seen: $k-1$)")
-axes[0].set_ylabel("MSE")
-axes[0].legend()
-axes[1].plot(steps[1:], np.array(mse_hist)[1:, -1], label="transformer, last position")
-axes[1].axhline(mse_ridge[-1], color="k", lw=1, label="Bayes")
-axes[1].set_xscale("log")
-axes[1].set_xlabel("training step")
-axes[1].set_ylabel(f"MSE at position {K}")
-axes[1].legend()
+fig = figure_gpt_vs_ridge(steps, mse_hist, mse_ridge, mse_zero)
 ch.savefig(fig, "gpt_vs_ridge")
 plt.show()
 

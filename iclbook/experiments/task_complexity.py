@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from .. import rng
+from .. import baselines, rng
+from .. import closed_forms as cf
+from ..analysis.scaling import first_crossing
+from ..models.gpt import GPT, GPTConfig
+from ..models.regression_tokens import get_format
+from ..store import Store
 from ..tasks.regression import RegressionTask
+from ..tasks.spectra import SPECTRA, effective_dim, spectrum
+from ..train import OptimConfig, TrainResult, checkpoint_steps, train
 
 f64 = torch.float64
 DATA_BLOCK = 1024  # SGD data is drawn in blocks of this many steps, so step t's data is a function of (seed, t) only
@@ -96,3 +104,111 @@ def sgd_reference_loop(task: RegressionTask, T: int, seed: int, gamma0: float) -
             r = xq[i] @ G @ h[i] - yq[i]
             G = G - gam[start + i] * r * torch.outer(xq[i], h[i])
     return G
+
+
+
+def mc_risk(Gamma: Tensor, task: RegressionTask, n: int, n_mc: int, seed: int) -> tuple[float, float]:
+    """Monte Carlo risk of ŷ = xᵀΓ(Xᵀy/n) on n_mc fresh prompts: (mean, standard error)."""
+    x, y, _ = task.sample(n_mc, rng.generator("mc", seed, n), "cpu", tasks="fresh", K=n + 1, dtype=torch.float64)
+    h = torch.einsum("bkd,bk->bd", x[:, :-1], y[:, :-1]) / n
+    err = (torch.einsum("bi,ij,bj->b", x[:, -1], Gamma, h) - y[:, -1]) ** 2
+    return float(err.mean()), float(err.std() / math.sqrt(n_mc))
+
+
+def tasks_needed(d_grid: list[int], N: int, sigma2: float, T_fine: list[int], seeds: list[int], eps: float,
+                 device) -> tuple[dict, dict]:
+    """For each spectrum and d (ψ² = σ²/tr H, the high-noise regime): the median excess risk of SGD-pretrained Γ_T
+    over ``T_fine`` and the first T at which it falls below ``eps``; keyed by (spectrum, d)."""
+    needed, curves = {}, {}  # (spectrum, d) -> tasks needed, median excess-risk curve
+    for name in SPECTRA:
+        for dd in d_grid:
+            lam = spectrum(name, dd)
+            psi2_dd = sigma2 / float(lam.sum())
+            task_dd = RegressionTask(d=dd, K=N, sigma2=sigma2, psi2=psi2_dd, H=lam)
+            G_T = pretrain_sgd_sweep(task_dd, T_fine, seeds, cf.suggested_gamma0(lam, N, sigma2, psi2_dd),
+                                     device=device)
+            G_T = {T: G.cpu() for T, G in G_T.items()}
+            R_s = cf.risk_star(lam, N, sigma2, psi2_dd)
+            ex = np.array([np.median((cf.risk(G_T[T], lam, N, sigma2, psi2_dd) - R_s).numpy()) for T in T_fine])
+            curves[name, dd] = ex
+            needed[name, dd] = first_crossing(T_fine, ex, eps)
+    return needed, curves
+
+
+def train_gpt(P, store: Store, device) -> tuple[GPT, TrainResult, tuple[Tensor, Tensor, Tensor]]:
+    """Claim 5's GPT-style transformer trained on the chapter's Gaussian prompts (or read from the store); returns the
+    model, its training record and the evaluation set (x, y, ridge predictions)."""
+    K = P.N + 1
+    to_tokens, to_predictions, width, length = get_format(P.gpt_tokens)
+    gpt_cfg = GPTConfig(n_layer=P.gpt_layers, n_embd=P.gpt_width, n_head=2, block_size=length(K), d_in=width(P.d),
+                        d_out=1)
+    model = GPT(gpt_cfg, generator=rng.generator("init", P.seed)).to(device)
+    gpt_task = RegressionTask(d=P.d, K=K, sigma2=P.sigma2, psi2=P.psi2)
+    x_ev, y_ev, _ = gpt_task.sample(1024, rng.generator("eval", P.seed, 0, device=device))
+    ridge_ev = baselines.ridge_predictions(x_ev, y_ev, P.sigma2 / P.psi2)
+
+    def gpt_loss(m, step):
+        x, y, _ = gpt_task.sample(P.gpt_batch, rng.generator("batch", P.seed, step, device=device))
+        pred = to_predictions(m(to_tokens(x, y)[None]))[0]
+        return ((pred - y) ** 2).mean()
+
+    def gpt_eval(m, step):
+        pred = to_predictions(m(to_tokens(x_ev, y_ev)[None]))[0]
+        return {"mse": ((pred - y_ev) ** 2).mean(0), "delta_ridge": ((pred - ridge_ev) ** 2).mean()}
+
+    gpt_config = {"chapter": "01", "model": gpt_cfg.__dict__, "tokens": P.gpt_tokens,
+                  "task": [P.d, K, P.sigma2, P.psi2], "steps": P.gpt_steps, "batch": P.gpt_batch, "lr": P.gpt_lr,
+                  "seed": P.seed}
+    opt = OptimConfig("adam", lr=P.gpt_lr, schedule="warmup_cosine", warmup=0.05, final_lr_frac=0.1)
+    res = train(model, gpt_loss, P.gpt_steps, opt, run=store.run("ch01-gpt", gpt_config), evaluate=gpt_eval,
+                checkpoints=checkpoint_steps(P.gpt_steps, n_linear=20, n_log=10), desc="GPT on Gaussian regression")
+    return model, res, (x_ev, y_ev, ridge_ev)
+
+
+# -- figures ---------------------------------------------------------------------------------------------------------
+def figure_tasks_needed(curves: dict, needed: dict, T_fine: list[int], d_grid: list[int], eps: float):
+    """Excess risk against T at the largest d per spectrum, and the tasks needed against d."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    d_max = max(d_grid)
+    for name in SPECTRA:
+        axes[0].loglog(T_fine, curves[name, d_max].clip(1e-5), "o-", ms=3,
+                       label=f"{name} (d_eff ≈ {effective_dim(spectrum(name, d_max)):.1f})")
+        finite = [dd for dd in d_grid if math.isfinite(needed[name, dd])]
+        axes[1].loglog(finite, [needed[name, dd] for dd in finite], "o-", label=name)
+    axes[0].axhline(eps, color="k", lw=1, ls=":", label=r"$\varepsilon$")
+    axes[0].set_xlabel("pretraining tasks $T$")
+    axes[0].set_ylabel("excess risk (median of seeds)")
+    axes[0].set_title(f"d = {d_max}")
+    axes[0].legend()
+    axes[1].loglog(d_grid, np.array(d_grid, float) ** 2, "k--", lw=1, label="$d^2$")
+    axes[1].set_xticks(d_grid, [str(dd) for dd in d_grid])
+    axes[1].minorticks_off()
+    axes[1].set_xlabel("dimension $d$")
+    axes[1].set_ylabel(r"tasks needed for excess risk $\leq \varepsilon$")
+    axes[1].legend()
+    return fig
+
+
+def figure_gpt_vs_ridge(steps, mse_hist, mse_ridge, mse_zero):
+    """The transformer's MSE per position against ridge and the zero predictor, and its last-position MSE over
+    training."""
+    import matplotlib.pyplot as plt
+
+    K = len(mse_ridge)
+    mse_final = np.array(mse_hist[-1])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(np.arange(1, K + 1), mse_final, "o-", label="transformer")
+    axes[0].plot(np.arange(1, K + 1), mse_ridge, "k-", label="ridge λ = σ²/ψ² (Bayes)")
+    axes[0].plot(np.arange(1, K + 1), mse_zero, ":", color="grey", label="predict 0")
+    axes[0].set_xlabel("position $k$ (pairs seen: $k-1$)")
+    axes[0].set_ylabel("MSE")
+    axes[0].legend()
+    axes[1].plot(steps[1:], np.array(mse_hist)[1:, -1], label="transformer, last position")
+    axes[1].axhline(mse_ridge[-1], color="k", lw=1, label="Bayes")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("training step")
+    axes[1].set_ylabel(f"MSE at position {K}")
+    axes[1].legend()
+    return fig
