@@ -29,12 +29,12 @@
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from matplotlib.colors import LogNorm
 from myst_nb import glue
 
 from iclbook.analysis import update_similarity as us
 from iclbook.claims import above, below, near
-from iclbook.experiments.layer_causality import LayerCausality, merge
+from iclbook.experiments.layer_causality import (LayerCausality, figure_control_depth, figure_grad_norms,
+                                                 figure_per_layer, figure_pretraining, merge)
 from iclbook.notebook import open_chapter
 from iclbook import rng
 
@@ -125,24 +125,9 @@ ev = X.eval_episodes(P.seed)  # streams that training never uses
 acc_by_demos = X.acc_by_demos
 
 
-trained = {}
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 pretrained = X.pretrain_seeds(seed_list, P.seed)  # on the executor (ICLBOOK_EXECUTOR), then read from the store
-for s in seed_list:
-    trained[s], res = pretrained[s]
-    st, acc = res.eval_series("acc")
-    acc = np.array(acc)
-    axes[0].plot(np.arange(P.K + 1), acc[-1], "o-", ms=3, label=f"seed {s}")
-    axes[1].plot(st, acc[:, 0], ":", label=f"ZS, seed {s}")
-    axes[1].plot(st, acc[:, P.K // 2:].mean(1), "-", label=f"≥ {P.K // 2} demos, seed {s}")
-for ax in axes:
-    ax.axhline(1 / P.n_labels, color="grey", lw=0.8, ls="--", label="chance")
-axes[0].set_xlabel("demonstrations before the query $k$")
-axes[0].set_ylabel("label accuracy")
-axes[0].legend(fontsize=8)
-axes[1].set_xlabel("pretraining step")
-axes[1].set_ylabel("label accuracy")
-axes[1].legend(fontsize=8)
+trained = {s: model for s, (model, _) in pretrained.items()}
+fig = figure_pretraining({s: res for s, (_, res) in pretrained.items()}, P.K, P.n_labels)
 ch.savefig(fig, "icl_accuracy")
 plt.show()
 final_acc = np.array([acc_by_demos(trained[s], ev).cpu().numpy() for s in seed_list])
@@ -272,16 +257,7 @@ depths = sorted(P.control_depths)
 probe_runs = [[X.depth_control(d, s) for s in seed_list] for d in depths]  # each (depth, seed) loaded once
 probe = np.array([[float(r["sim_aou"]) for r in row] for row in probe_runs])  # (depths, seeds)
 probe_gain = np.array([[float(r["icl_gain"]) for r in row] for row in probe_runs])
-fig, ax = plt.subplots(figsize=(6, 3.8))
-ax.errorbar(depths, probe.mean(1), yerr=probe.std(1) if len(seed_list) > 1 else None, marker="o", capsize=3,
-            label="random weights")
-ax.axhline(aou["trained"].mean(), color="C3", ls="--", label=f"trained model ({P.n_layer} layers)")
-ax.axhline(0, color="grey", lw=0.6)
-ax.set_xscale("log", base=2)
-ax.set_xticks(depths, [str(d) for d in depths])
-ax.set_xlabel("depth of the random-weight model (layers)")
-ax.set_ylabel("SimAOU (GD), layer-averaged")
-ax.legend(fontsize=8)
+fig = figure_control_depth(depths, probe, aou["trained"].mean(), P.n_layer)
 ch.savefig(fig, "control_depth")
 plt.show()
 deepest = probe[-1].mean()
@@ -308,21 +284,7 @@ glue("depth_verdict", (f"the deepest random model comes within 0.05 of the train
 # difference lies.
 
 # %%
-L = P.n_layer
-layers = np.arange(1, L + 1)
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
-for ax, (k, name) in zip(axes, METRICS.items()):
-    for kind, colour in zip(KINDS, ("C0", "C1", "C2")):
-        for tag, ls in (("gd", "-"), ("lc", "--")):
-            curves = np.array([us.layer_mean(R[kind][s][f"{k}_{tag}"]).numpy() for s in seed_list])
-            ax.plot(layers, curves.mean(0), ls, color=colour, marker="o", ms=3,
-                    label=f"{KINDS[kind]}, {'GD' if tag == 'gd' else 'LCGD'}")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xlabel("layer $\\ell$")
-    ax.set_ylabel(name)
-    ax.set_xticks(layers)
-axes[0].legend(fontsize=7)
-fig.tight_layout()
+fig = figure_per_layer(R, KINDS, METRICS, P.n_layer)
 ch.savefig(fig, "per_layer_similarity")
 plt.show()
 
@@ -351,17 +313,7 @@ ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", d_amd.mean(), above(0.0
 g_seed = {tag: np.stack([R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in seed_list])
           for tag in ("gd", "lc")}  # (seeds, K, L)
 g = {tag: v.mean(0) for tag, v in g_seed.items()}  # (K, L)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-norm = LogNorm(vmin=min(v.min() for v in g.values()), vmax=max(v.max() for v in g.values()))
-for ax, tag in zip(axes, ("gd", "lc")):
-    im = ax.imshow(g[tag].T, origin="lower", aspect="auto", norm=norm, cmap="viridis",
-                   extent=(0.5, P.K + 0.5, 0.5, L + 0.5))
-    ax.set_xlabel("demonstration (SGD step)")
-    ax.set_ylabel("layer $\\ell$")
-    ax.set_yticks(layers)
-    ax.grid(False)
-    ax.set_title("GD" if tag == "gd" else "layer-causal GD")
-fig.colorbar(im, ax=axes, label="‖∇ W_K, W_V‖")
+fig = figure_grad_norms(g, P.K, P.n_layer)
 ch.savefig(fig, "grad_norm_heatmap")
 plt.show()
 
