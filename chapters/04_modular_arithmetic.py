@@ -37,7 +37,8 @@ from iclbook.claims import above, at_least, is_true
 from iclbook.notebook import open_chapter
 from iclbook.plotting import PALETTE
 from iclbook import rng
-from iclbook.experiments.modular_arithmetic import (figure_phase_diagram, figure_ratio_matching, figure_task_family,
+from iclbook.experiments.modular_arithmetic import (figure_depth, figure_phase_diagram, figure_ratio_matching,
+                                                    figure_shots, figure_task_family, figure_training_curves,
                                                     query_grid, ratio_matching_by_shot, train_sweep)
 from iclbook.tasks.modular import EVAL_SETS, ModularTask
 from iclbook.train import OptimConfig, checkpoint_steps
@@ -180,18 +181,7 @@ ch.ledger.add("1d", "… and unseen tasks on unseen inputs (o.o.d. generalisatio
 # answer occurs; when, and whether, it leaves the plateau within the step budget decides the phase.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
-for ax, m in zip(axes, (low, best)):
-    for k, c in zip(EVAL_SETS, PALETTE):
-        st, acc = m.curve(k)
-        ax.plot(st, acc, "o-", ms=3, color=c, label=k.replace("_", " "))
-    ax.axhline(CHANCE, color="grey", lw=0.8, ls="--", label="chance 1/p")
-    ax.axhline(P.tau, color="k", lw=0.6, ls=":", label="τ")
-    ax.set_xlabel("training step")
-    ax.set_title(f"n_i.d. = {m.task.n_id}, α = {m.task.alpha:g}: {phase(m.final(), P.tau).replace('_', ' ')}")
-axes[0].set_ylabel("last-shot accuracy")
-axes[1].set_ylabel("last-shot accuracy")
-axes[1].legend(loc="center right")
+fig = figure_training_curves((low, best), P.p, P.tau)
 ch.savefig(fig, "training_curves")
 plt.show()
 
@@ -203,16 +193,7 @@ plt.show()
 # %%
 glue("control_layers", str(P.control_layers), display=False)
 shallow = sweep([best.task], [grid_seeds[grid.index(best_pt)]], P.control_layers, f"depth {P.control_layers}")[0]
-fig, ax = plt.subplots(figsize=(7, 3.8))
-for m, ls, name in ((best, "-", f"depth {P.n_layer}"), (shallow, "--", f"depth {P.control_layers}")):
-    for k, c in zip(EVAL_SETS, PALETTE):
-        st, acc = m.curve(k)
-        ax.plot(st, acc, ls, color=c, label=f"{name}, {k.replace('_', ' ')}")
-ax.axhline(CHANCE, color="grey", lw=0.8, ls="--")
-ax.set_xlabel("training step")
-ax.set_ylabel("last-shot accuracy")
-ax.set_title(f"n_i.d. = {best_pt[0]}, α = {best_pt[1]:g}")
-ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7.5)
+fig = figure_depth({f"depth {P.n_layer}": best, f"depth {P.control_layers}": shallow}, P.p)
 ch.savefig(fig, "depth")
 plt.show()
 d2, d1 = best.final()["ood_train"], shallow.final()["ood_train"]
@@ -237,14 +218,7 @@ by_shot = {w: accuracy_by_shot(best.model, t)[0].cpu().numpy() for w, t in shots
 by_shot_low = accuracy_by_shot(low.model, torch.stack([low.task.eval_batch(
     "ood_train", 4 * P.n_eval, rng.generator("eval", low.task.seed, 12, device=dev))]))[0].cpu().numpy()
 k = np.arange(P.n_ex)
-fig, ax = plt.subplots(figsize=(6.4, 3.8))
-ax.plot(k, by_shot["ood_train"], "o-", label=f"o.o.d. tasks, n_i.d. = {best.task.n_id}")
-ax.plot(k, by_shot["id_train"], "s-", label=f"i.d. tasks, n_i.d. = {best.task.n_id}")
-ax.plot(k, by_shot_low, "^--", label=f"o.o.d. tasks, n_i.d. = {low.task.n_id}")
-ax.axhline(CHANCE, color="grey", lw=0.8, ls="--", label="chance")
-ax.set_xlabel("in-context examples before the query (shots)")
-ax.set_ylabel("accuracy")
-ax.legend()
+fig = figure_shots(by_shot, by_shot_low, best.task.n_id, low.task.n_id, P.p)
 ch.savefig(fig, "accuracy_vs_shots")
 plt.show()
 rise = float(by_shot["ood_train"][-1] - by_shot["ood_train"][1])

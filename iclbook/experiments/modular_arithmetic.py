@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..analysis.modular import accuracy_by_shot, ratio_matching, z_loss
+from ..analysis.modular import accuracy_by_shot, phase, ratio_matching, z_loss
 from .. import executor as executors
 from .. import rng, runtime
 from ..executor import Executor, Job, run_jobs
@@ -268,4 +268,62 @@ def figure_ratio_matching(rm: np.ndarray, qg: dict):
     axes[1].set_title(f"task ({qa}, {qb}) after {qg['k']} examples (stars): green both right, blue model only,\n"
                       "orange ratio matching only, grey neither", fontsize=9)
     axes[1].grid(False)
+    return fig
+
+
+def figure_training_curves(members, p: int, tau: float):
+    """The four last-shot accuracies across training, one panel per member (e.g. the fewest and most tasks)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    for ax, m in zip(axes, members):
+        for k, c in zip(EVAL_SETS, PALETTE):
+            st, acc = m.curve(k)
+            ax.plot(st, acc, "o-", ms=3, color=c, label=k.replace("_", " "))
+        ax.axhline(1 / p, color="grey", lw=0.8, ls="--", label="chance 1/p")
+        ax.axhline(tau, color="k", lw=0.6, ls=":", label="τ")
+        ax.set_xlabel("training step")
+        ax.set_title(f"n_i.d. = {m.task.n_id}, α = {m.task.alpha:g}: {phase(m.final(), tau).replace('_', ' ')}")
+    axes[0].set_ylabel("last-shot accuracy")
+    axes[1].set_ylabel("last-shot accuracy")
+    axes[1].legend(loc="center right")
+    return fig
+
+
+def figure_depth(models: dict, p: int):
+    """Last-shot accuracies across training of models of different depth at one grid point (``models``: name →
+    member; solid, dashed, dotted in that order)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for (name, m), ls in zip(models.items(), ("-", "--", ":")):
+        for k, c in zip(EVAL_SETS, PALETTE):
+            st, acc = m.curve(k)
+            ax.plot(st, acc, ls, color=c, label=f"{name}, {k.replace('_', ' ')}")
+    ax.axhline(1 / p, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("last-shot accuracy")
+    first = next(iter(models.values())).task
+    ax.set_title(f"n_i.d. = {first.n_id}, α = {first.alpha:g}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7.5)
+    return fig
+
+
+def figure_shots(by_shot: dict, by_shot_low: np.ndarray, n_high: int, n_low: int, p: int):
+    """Accuracy against the number of shots: unseen and pretraining tasks at the high n_i.d., unseen at the low."""
+    import matplotlib.pyplot as plt
+
+    k = np.arange(len(by_shot["ood_train"]))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.plot(k, by_shot["ood_train"], "o-", label=f"o.o.d. tasks, n_i.d. = {n_high}")
+    ax.plot(k, by_shot["id_train"], "s-", label=f"i.d. tasks, n_i.d. = {n_high}")
+    ax.plot(k, by_shot_low, "^--", label=f"o.o.d. tasks, n_i.d. = {n_low}")
+    ax.axhline(1 / p, color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_xlabel("in-context examples before the query (shots)")
+    ax.set_ylabel("accuracy")
+    ax.legend()
     return fig
