@@ -31,20 +31,18 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from iclbook.analysis.concept_probes import evaluate_prompts, log_eps_slope
+from iclbook.analysis.concept_probes import log_eps_slope
 from iclbook.claims import above, below
 from iclbook.experiments.multi_concept import (EPS, ConceptExperiment, at_step, eps_steps, figure_data_model,
                                                figure_batch_noise, figure_dynamics, figure_efficiency,
-                                               figure_mlp_weights, figure_ood, figure_sweeps, series)
-from iclbook.models.concept import ConceptTransformer, concept_loss
+                                               figure_init_sign, figure_mlp_weights, figure_ood, figure_sweeps,
+                                               series)
 from iclbook.notebook import open_chapter
-from iclbook.plotting import PALETTE
 from iclbook import rng
-from iclbook.tasks.concepts import bayes_error, make_dictionary, sample, skewed_probs
+from iclbook.tasks.concepts import bayes_error, make_dictionary, sample
 
 ch = open_chapter("05", globals())
 
@@ -315,25 +313,8 @@ glue("batch_verdict", (f"the main batch's envelope fits are straighter than the 
 # %%
 ctrl_model, ctrl_res, ctrl_dic, _ = run(s0, attention="none", probes=False, tag="no-context control")
 lin_model, lin_res, lin_dic, _ = run(s0, attention="linear", tag="linear attention")
-ood_sets = [(f"L = {Lq}", dict(L=Lq)) for Lq in P.L_test] + [
-    ("skewed concepts", dict(concept_probs=skewed_probs(P.K, 0.5, device=dev))),
-    ("switched words", dict(switch="words")),
-    ("switched labels", dict(switch="labels")),
-    ("unseen combinations", dict(combos="test")),
-]
-
-
-def ood_eval(model, dic, name: str, kw: dict, i: int) -> dict:
-    b = sample(task, dic, P.n_test, rng.generator("eval", P.seed, 100 + i, device=dev), **kw)
-    return evaluate_prompts(model, b)
-
-
-ood = {name: {"model": [ood_eval(main[s][0], main[s][2], name, kw, i) for s in seed_list],
-              "control": ood_eval(ctrl_model, ctrl_dic, name, kw, i),
-              "linear": ood_eval(lin_model, lin_dic, name, kw, i)} for i, (name, kw) in enumerate(ood_sets)}
-in_dist = {"model": [evaluate_prompts(main[s][0], eval_sets(s, task, main[s][2], P.batch)[0]) for s in seed_list],
-           "control": evaluate_prompts(ctrl_model, eval_sets(s0, task, ctrl_dic, P.batch)[0]),
-           "linear": evaluate_prompts(lin_model, eval_sets(s0, task, lin_dic, P.batch)[0])}
+in_dist, ood = X.ood_results({s: main[s] for s in seed_list}, (ctrl_model, ctrl_dic), (lin_model, lin_dic),
+                              P.L_test, P.seed)
 rows = []
 for name, r in [("in distribution", in_dist), *ood.items()]:
     errs = [x["err"] for x in r["model"]]
@@ -392,16 +373,7 @@ glue("ctrl_min", f"{ctrl_min:.2f}", display=False)
 # does not change it.
 
 # %%
-def first_grad_norm(loss: str) -> float:
-    m = ConceptTransformer(model_cfg(), gen=rng.generator("init", s0, device=dev))
-    b = sample(task, dic0, P.batch, rng.generator("batch", s0, 0, device=dev), combos="train")
-    concept_loss(m(b.demos, b.query), b.y, loss).backward()
-    return float(torch.sqrt(sum((p.grad**2).sum() for p in m.parameters())))
-
-
-g_ratio = ratio(first_grad_norm("logistic"), first_grad_norm("mse"))
-if not (math.isfinite(g_ratio) and g_ratio > 0):  # a first batch with every ReLU off has no gradient to match:
-    g_ratio = 0.25  # fall back to the ratio of dℓ/df at f = 0, 1/2 (logistic) over 2 (MSE)
+g_ratio = X.gradient_ratio(s0, task, dic0)  # first-gradient norm, logistic / MSE
 lr_matched = P.lr * g_ratio
 variants = {
     "softmax + logistic (main)": [main[s][1] for s in seed_list],
@@ -465,18 +437,7 @@ glue("eff_verdict", "the main model has the smallest slope of the three fair com
 # %%
 side = {f"W_KQ = {k:g}·I": res0 if k == P.kq_init else run(s0, kq_init=k, tag=f"kq_init {k:g}")[1]
         for k in (P.kq_init, 0.0, -P.kq_init)}
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for i, (name, r) in enumerate(side.items()):
-    axes[0].plot(r.eval_series("test_err")[0], series(r, "test_err"), color=PALETTE[i], label=name)
-    axes[1].plot(r.eval_series("test_err")[0], series(r, "test_correct_attn"), color=PALETTE[i], label=name)
-axes[0].axhline(bayes, color="k", lw=0.8, ls="--", label="Bayes error")
-axes[0].set_xlabel("SGD step")
-axes[0].set_ylabel("test 0-1 error")
-axes[0].legend()
-axes[1].set_xlabel("SGD step")
-axes[1].set_ylabel("correct attention weight")
-axes[1].set_ylim(0, 1.05)
-fig.tight_layout()
+fig = figure_init_sign(side, bayes)
 ch.savefig(fig, "kq_init_sign")
 plt.show()
 side_final = {n: (float(series(r, "test_err")[-1]), float(series(r, "test_correct_attn")[-1])) for n, r in side.items()}

@@ -1,6 +1,7 @@
 """Chapter 5 (Bu et al. 2024): the concept model trained by plain SGD on fresh sparse-coding prompts."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_e
                                       steps_to_eps, suffix_max)
 from ..models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
 from ..store import Store
-from ..tasks.concepts import ConceptBatch, ConceptTask, make_dictionary, sample
+from ..tasks.concepts import ConceptBatch, ConceptTask, make_dictionary, sample, skewed_probs
 from ..train import OptimConfig, train
 
 
@@ -169,6 +170,44 @@ class ConceptExperiment:
                                  "final_clean": at_step(r, "test_err_clean", self.variant_steps),
                                  "attn": at_step(r, "test_correct_attn", self.variant_steps)}
         return out
+
+    def ood_results(self, main: dict, control: tuple, linear: tuple, L_test: list[int], seed: int) -> tuple[dict, dict]:
+        """Errors of the main models (``main``: seed → run), the no-context control and linear attention ((model,
+        dictionary) each) on the in-distribution test set and on every shifted set: length, skewed concepts,
+        switched words and labels, unseen combinations. Returns (in_dist, {set name: results})."""
+        task, dev = self.task(), self.dev
+        ood_sets = [(f"L = {Lq}", dict(L=Lq)) for Lq in L_test] + [
+            ("skewed concepts", dict(concept_probs=skewed_probs(self.K, 0.5, device=dev))),
+            ("switched words", dict(switch="words")),
+            ("switched labels", dict(switch="labels")),
+            ("unseen combinations", dict(combos="test")),
+        ]
+
+        def on(model, dic, kw: dict, i: int) -> dict:
+            b = sample(task, dic, self.n_test, rng.generator("eval", seed, 100 + i, device=dev), **kw)
+            return evaluate_prompts(model, b)
+
+        (ctrl, ctrl_dic), (lin, lin_dic), s0 = control, linear, next(iter(main))
+        ood = {name: {"model": [on(m[0], m[2], kw, i) for m in main.values()], "control": on(ctrl, ctrl_dic, kw, i),
+                      "linear": on(lin, lin_dic, kw, i)} for i, (name, kw) in enumerate(ood_sets)}
+        in_dist = {"model": [evaluate_prompts(m[0], self.eval_sets(s, task, m[2], self.batch)[0])
+                             for s, m in main.items()],
+                   "control": evaluate_prompts(ctrl, self.eval_sets(s0, task, ctrl_dic, self.batch)[0]),
+                   "linear": evaluate_prompts(lin, self.eval_sets(s0, task, lin_dic, self.batch)[0])}
+        return in_dist, ood
+
+    def gradient_ratio(self, seed: int, task: ConceptTask, dic) -> float:
+        """Norm of the logistic loss's first gradient over the MSE loss's, on the first batch at initialisation; a
+        batch with every ReLU off has no gradient to match, and then the ratio of dℓ/df at f = 0 (1/2 over 2)."""
+        def first_grad_norm(loss: str) -> float:
+            m = ConceptTransformer(self.model_cfg(), gen=rng.generator("init", seed, device=self.dev))
+            b = sample(task, dic, self.batch, rng.generator("batch", seed, 0, device=self.dev), combos="train")
+            concept_loss(m(b.demos, b.query), b.y, loss).backward()
+            return float(torch.sqrt(sum((p.grad**2).sum() for p in m.parameters())))
+
+        a, b = first_grad_norm("logistic"), first_grad_norm("mse")
+        r = a / b if b > 0 else (math.inf if a > 0 else math.nan)
+        return r if math.isfinite(r) and r > 0 else 0.25
 
     def rate_fit(self, res, envelope: bool = True) -> dict:
         """Exponential fit of the clean test error on its decaying part (after the plateau, above the resolution).
@@ -429,5 +468,26 @@ def figure_sweeps(sweep_out: dict):
         ax.set_ylabel("steps")
         ax.set_yscale("log")
         ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def figure_init_sign(side: dict, bayes: float):
+    """Test error and correct attention across training for each initialisation of W_KQ (``side``: name → run)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import PALETTE
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for i, (name, r) in enumerate(side.items()):
+        axes[0].plot(r.eval_series("test_err")[0], series(r, "test_err"), color=PALETTE[i], label=name)
+        axes[1].plot(r.eval_series("test_err")[0], series(r, "test_correct_attn"), color=PALETTE[i], label=name)
+    axes[0].axhline(bayes, color="k", lw=0.8, ls="--", label="Bayes error")
+    axes[0].set_xlabel("SGD step")
+    axes[0].set_ylabel("test 0-1 error")
+    axes[0].legend()
+    axes[1].set_xlabel("SGD step")
+    axes[1].set_ylabel("correct attention weight")
+    axes[1].set_ylim(0, 1.05)
     fig.tight_layout()
     return fig
