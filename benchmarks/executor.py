@@ -8,6 +8,9 @@ is timed with it, as a chapter pays it. Prints seconds of each and the ratio inl
     .venv/bin/python benchmarks/executor.py [--steps 400] [--members 4]
 
 Run it on a quiet machine. The result fixes ``iclbook.executor.DEFAULT_CPU_EXECUTOR`` (see its comment).
+
+Measured on the 2-core CI machine, quiet, one run (2026-12-02): inline 118.2 s, local:2 94.3 s, speed-up 1.25×.
+Before the workers were started without Dask's MALLOC_TRIM_THRESHOLD_=65536 the same run gave 0.76×.
 """
 from __future__ import annotations
 

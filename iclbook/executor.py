@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENV = "ICLBOOK_EXECUTOR"
-# Measured by benchmarks/executor.py on the 2-core CI machine (see its docstring); used when ENV is unset.
+# benchmarks/executor.py on the 2-core CI machine, quiet, one run: local:2 trained four chapter-4 members 1.25x as
+# fast as inline at 2 threads (94 s against 118 s, cluster start-up included): short of the 1.3x that would make a
+# second process the default, so a CPU machine stays inline unless ICLBOOK_EXECUTOR says otherwise.
 DEFAULT_CPU_EXECUTOR = "inline"
 CONNECT_TIMEOUT_S = 20.0
 ALLOWED = "'inline', 'local:N' (N ≥ 1 worker processes) or 'dask:ADDRESS' (a scheduler, e.g. tcp://host:8786)"
@@ -136,6 +138,13 @@ def _client(ex: Executor):
     from distributed import Client, LocalCluster
 
     if ex.kind == "local":
+        import dask
+
+        # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which made glibc hand every freed tensor
+        # back to the kernel: a chapter-4 training step ran at 0.56x its speed in the notebook's process (100 steps:
+        # 17.6 s in a worker against 9.9 s inline, one thread each). Keep their one-thread settings, not that one.
+        dask.config.set({"distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
+                                                                 "OPENBLAS_NUM_THREADS": 1}})
         env = {"ICLBOOK_THREADS": "1", "OMP_NUM_THREADS": "1", "ICLBOOK_PROGRESS": "0"}
         cluster = LocalCluster(n_workers=ex.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR, env=env)
