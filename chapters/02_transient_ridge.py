@@ -259,7 +259,7 @@ ch.ledger.add("3b", f"The M = {kt} trajectory detours past ridge: its closest ap
               detour, below(0.7), expected_at=("cpu", "gpu"),
               detail="min over checkpoints of ‖PC(t) − PC(ridge)‖ / the same at the end")
 ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, ∞) ends nearer ridge than dMMSE_M",
-              bool(end_near[low] and not end_near[high]), is_true("both"),
+              bool(end_near[low] and not end_near[high]), is_true("both"), expected_at=("cpu", "gpu"),
               detail="; ".join(f"M = {k}: {'dMMSE' if end_near[k] else 'ridge'}" for k in finite))
 
 # %% [markdown]
@@ -336,6 +336,7 @@ def drift(k):
 
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
               bool(all(lam[k] > 0 and drift(k) < 0.25 * lam[k] for k in keys)), is_true("stable"),
+              expected_at=("cpu", "gpu"),
               detail="λ̂ > 0 and the draws' second-half mean within λ̂/4 of their first-half mean, for every M; drifts: "
                      + ", ".join(f"{k}: {drift(k):.1f}" for k in keys) + why_nan)
 
@@ -359,6 +360,11 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 #   runs fit a laptop CPU. The models are under-trained there: "ends at ridge" means "on the ridge side", not
 #   converged to it. The `gpu` profile runs the papers' scale ($D = 8$, $K = 16$, width 256, $M$ on the
 #   half-power-of-two grid up to $2^{15}$ and $\infty$) with the same code.
+# - **Claims 3c and 4d are `cpu` claims.** At `ci` the largest finite pool is $M = 8$, which after 3000 steps still
+#   ends on the dMMSE side in every one of seeds 0–9 (claim 1e puts the threshold above it), so "high $M$ ends nearer
+#   ridge" (3c) held in only 3 of those 10 seeds; and with two chains of 100 draws the drift test of 4d held in 7 of
+#   10. At `cpu` ($M$ up to 64, four chains of 400 draws) both held in each of seeds 0 and 1 (3c: $M = 1$ at its
+#   dMMSE point, $M = 64$ nearer ridge; 4d: every λ̂ > 0 and settled); `iclbook seeds 02 --profile cpu` tabulates them.
 # - **Tokens.** The papers interleave tokens $[0, x_k]$ and $[y_k, 0, \dots]$. At `ci`/`cpu` each token is one pair
 #   $[x_k, x_{k-1}, y_{k-1}]$: the prediction for $y_k$ is read at token $k$, which sees $x_k$ and all earlier pairs,
 #   exactly the information the interleaved $x_k$ token sees. A CPU pilot found that interleaving (or the token
