@@ -5,6 +5,7 @@ A sweep turns each member into a :class:`Job`: an importable function, plain-dat
 run-store key. The executor only runs jobs; results travel through the run store, never back through the executor
 (the notebook reads them from the store afterwards). So the executor changes where and when a member trains, never
 what it computes, and it is not a chapter parameter: it enters neither the notebook fingerprint nor the ledger.
+(A ``local:N`` worker trains with one CPU thread; inline runs with ``ICLBOOK_THREADS=1`` give bit-identical results.)
 
 ``ICLBOOK_EXECUTOR`` (or ``iclbook run/book --executor``) chooses, and the notebook's kernel inherits it:
 
