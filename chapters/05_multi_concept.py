@@ -36,10 +36,10 @@ from myst_nb import glue
 
 from iclbook.analysis.concept_probes import log_eps_slope
 from iclbook.claims import above, below
-from iclbook.experiments.multi_concept import (EPS, ConceptExperiment, at_step, eps_steps, figure_data_model,
-                                               figure_batch_noise, figure_dynamics, figure_efficiency,
-                                               figure_init_sign, figure_mlp_weights, figure_ood, figure_sweeps,
-                                               series)
+from iclbook.experiments.multi_concept import EPS, ConceptExperiment, at_step, eps_steps, series
+from iclbook.experiments.multi_concept_figures import (figure_batch_noise, figure_data_model, figure_dynamics,
+                                                       figure_efficiency, figure_init_sign, figure_mlp_weights,
+                                                       figure_ood, figure_sweeps)
 from iclbook.notebook import open_chapter
 from iclbook import rng
 from iclbook.tasks.concepts import bayes_error, make_dictionary, sample
