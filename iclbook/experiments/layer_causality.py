@@ -17,7 +17,6 @@ by FT accuracy, as Dai et al. did), record the fine-tuned states on the query al
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,9 +29,9 @@ from .. import rng, runtime
 from ..executor import Executor, Job, run_jobs
 from ..analysis import update_similarity as us
 from ..models.gpt import GPT, GPTConfig
-from ..store import Store
 from ..tasks.label_mapping import Episodes, LabelMappingTask
 from ..train import OptimConfig, checkpoint_steps, train
+from .setting import Experiment
 
 MODES = ("gd", "lcgd")
 
@@ -171,31 +170,12 @@ def compare(model: GPT, ep: Episodes, lr_grid: list[float], chunk: int = 128,
 
 
 
-@dataclass(frozen=True)
-class LayerCausality:
+class LayerCausality(Experiment):
     """Chapter 3's setting (plain data) and where its runs live: the label-mapping language, the GPT config, the
     pretraining and the per-episode comparisons, each cached in the run store."""
 
-    setting: dict[str, Any]
-    store_root: str
-    device: str
-
     FIELDS = ("n_classes", "tokens_per_class", "n_labels", "n_x", "K", "p_default", "n_families", "n_layer",
               "n_embd", "n_head", "steps", "batch", "lr", "episodes", "lr_grid", "depth_episodes", "chunk")
-
-    @classmethod
-    def from_params(cls, P, store: Store, device) -> "LayerCausality":
-        return cls({k: getattr(P, k) for k in cls.FIELDS}, str(store.root), str(device))
-
-    def __getattr__(self, name: str) -> Any:  # the setting's fields read as attributes
-        setting = self.__dict__.get("setting", {})
-        if name in setting:
-            return setting[name]
-        raise AttributeError(name)
-
-    @property
-    def dev(self) -> torch.device:
-        return torch.device(self.device)
 
     @property
     def task(self) -> LabelMappingTask:
@@ -208,9 +188,6 @@ class LayerCausality:
         task = self.task
         return GPTConfig(n_layer=self.n_layer, n_embd=self.n_embd, n_head=self.n_head, block_size=task.seq_len() + 1,
                          vocab_size=task.vocab_size, tie_embeddings=True)
-
-    def store(self) -> Store:
-        return Store(self.store_root)
 
     def eval_episodes(self, seed: int, n: int = 1024):
         """Evaluation prompts from a stream that training never uses."""

@@ -156,20 +156,16 @@ def figure_task_family(demo: ModularTask, generator: torch.Generator):
     axes[0].set_ylabel("token")
     axes[0].set_title(f"a training sequence of task (a, b) = ({a}, {b}): z = ({a}x + {b}y) mod {p}")
     axes[0].grid(False)
-    kind = np.zeros((p, p))
-    kind[tuple(demo.id_tasks.T.tolist())] = 1
-    axes[1].imshow(kind.T, origin="lower", cmap=ListedColormap(["#dddddd", PALETTE[2]]))
-    axes[1].set_xlabel("a")
-    axes[1].set_ylabel("b")
+    for ax, cells, colours, (xl, yl) in ((axes[1], demo.id_tasks, ["#dddddd", PALETTE[2]], "ab"),
+                                         (axes[2], demo.train_pairs, [PALETTE[3], "#dddddd"], "xy")):
+        marked = np.zeros((p, p))  # a p × p map of Z_p²: 1 where a pair is listed
+        marked[tuple(cells.T.tolist())] = 1
+        ax.imshow(marked.T, origin="lower", cmap=ListedColormap(colours))
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.grid(False)
     axes[1].set_title(f"{demo.n_id} pretraining tasks (green), {demo.rule} rule")
-    axes[1].grid(False)
-    split = np.zeros((p, p))
-    split[tuple(demo.train_pairs.T.tolist())] = 1
-    axes[2].imshow(split.T, origin="lower", cmap=ListedColormap([PALETTE[3], "#dddddd"]))
-    axes[2].set_xlabel("x")
-    axes[2].set_ylabel("y")
     axes[2].set_title(f"inputs: train (grey, α = {demo.alpha:g}), test (pink)")
-    axes[2].grid(False)
     fig.tight_layout()
     return fig
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -14,9 +12,9 @@ from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_e
                                       steps_to_eps)
 from ..executor import Executor, Job, run_jobs
 from ..models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
-from ..store import Store
 from ..tasks.concepts import ConceptBatch, ConceptTask, make_dictionary, sample, skewed_probs
 from ..train import OptimConfig, train
+from .setting import Experiment
 
 
 def train_concept(
@@ -58,27 +56,10 @@ SETTING_FIELDS = ("d", "K", "L", "S", "m", "sigma_xi", "eta", "batch", "lr", "st
                   "w_init", "n_test", "eval_every", "dense_until")
 
 
-@dataclass(frozen=True)
-class ConceptExperiment:
+class ConceptExperiment(Experiment):
     """The chapter's setting (plain data) with where its runs live: builds tasks and models, trains, reads results."""
 
-    setting: dict[str, Any]  # SETTING_FIELDS, from the chapter's resolved parameters
-    store_root: str
-    device: str
-
-    @classmethod
-    def from_params(cls, P, store: Store, device) -> "ConceptExperiment":
-        return cls({k: getattr(P, k) for k in SETTING_FIELDS}, str(store.root), str(device))
-
-    def __getattr__(self, name: str) -> Any:  # the setting's fields read as attributes (X.n_test)
-        setting = self.__dict__.get("setting", {})
-        if name in setting:
-            return setting[name]
-        raise AttributeError(name)
-
-    @property
-    def dev(self) -> torch.device:
-        return torch.device(self.device)
+    FIELDS = SETTING_FIELDS
 
     @property
     def resolution(self) -> float:
@@ -136,7 +117,7 @@ class ConceptExperiment:
         model, res = train_concept(task, dic, cfg, steps=n_steps, lr=lr, batch=batch, seed=seed, loss=loss,
                                    evaluate=self.make_evaluate(seed, task, dic, loss, batch, probes),
                                    checkpoints=self.checkpoints(n_steps),
-                                   run=Store(self.store_root).run("ch05-concept", config), device=self.dev,
+                                   run=self.store().run("ch05-concept", config), device=self.dev,
                                    desc=f"{tag} seed {seed}")
         return model, res, dic, task
 
@@ -150,7 +131,7 @@ class ConceptExperiment:
         """The main run of every seed, trained on the executor (default: ICLBOOK_EXECUTOR), then read back."""
         ex = executor or executors.current()
         if ex.kind != "inline":
-            key = lambda s: Store(self.store_root).run("ch05-concept", self._config(  # noqa: E731
+            key = lambda s: self.store().run("ch05-concept", self._config(  # noqa: E731
                 s, self.task(), self.model_cfg(), self.steps, self.lr, self.batch, "logistic", True)).key
             run_jobs([Job("iclbook.experiments.multi_concept:run_job",
                           dict(setting=self.setting, store_root=self.store_root, device=self.device, seed=s),
