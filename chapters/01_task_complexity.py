@@ -27,18 +27,17 @@
 # %% tags=["remove-cell"]
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
 
 from iclbook import closed_forms as cf
 from iclbook.analysis.scaling import loglog_slope
 from iclbook.chapters.task_complexity import t_large
 from iclbook.claims import above, below, between, is_true
-from iclbook.experiments.task_complexity import (figure_gpt_vs_ridge, figure_tasks_needed, mc_risk, pretrain_sgd_sweep,
-                                                 tasks_needed, train_gpt)
-from iclbook.notebook import open_chapter
+from iclbook.experiments.task_complexity import mc_risk, pretrain_sgd_sweep, tasks_needed, train_gpt
+from iclbook.experiments.task_complexity_figures import (figure_excess_risk, figure_gpt_vs_ridge,
+                                                         figure_risk_vs_context, figure_tasks_needed)
+from iclbook.notebook import markdown_table, open_chapter
 from iclbook import rng
 from iclbook.tasks.regression import RegressionTask
 from iclbook.tasks.spectra import SPECTRA, spectrum
@@ -65,7 +64,7 @@ seed = None
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
-display(Markdown(ch.describe()))
+ch.md(ch.describe())
 H = torch.ones(P.d, dtype=torch.float64)  # the main setting: isotropic x
 seed_list = rng.member_seeds(P.seed, P.seeds)
 
@@ -106,9 +105,8 @@ for name in SPECTRA:
         exact = float(cf.risk(G, lam, P.N, P.sigma2, P.psi2))
         mc, se = mc_risk(G.double(), task, P.N, P.mc_samples, seed=P.seed)
         rel_errors.append(abs(mc - exact) / exact)
-        rows.append(f"| {name} | {label} | {exact:.4f} | {mc:.4f} ± {se:.4f} | {rel_errors[-1]:.2%} |")
-display(Markdown("| spectrum | Γ | formula | Monte Carlo ± s.e. | rel. error |\n|---|---|---|---|---|\n"
-                 + "\n".join(rows)))
+        rows.append([name, label, f"{exact:.4f}", f"{mc:.4f} ± {se:.4f}", f"{rel_errors[-1]:.2%}"])
+ch.table(["spectrum", "Γ", "formula", "Monte Carlo ± s.e.", "rel. error"], rows)
 ch.ledger.add("1", "The exact risk formula matches Monte Carlo", max(rel_errors), below(0.03),
               detail=f"largest relative error over {len(rel_errors)} (spectrum, Γ) pairs, {P.mc_samples} prompts",
               source="Wu et al. 2023, Theorem (risk of linear attention)")
@@ -134,22 +132,9 @@ excess_mean = excess.mean(1)
 large = np.array(P.T_grid) >= t_large(P.d)
 slope = loglog_slope(np.array(P.T_grid)[large], excess_mean[large])
 
-from myst_nb import glue  # noqa: E402
-
-glue("n_seeds", P.seeds, display=False)
-glue("slope", f"{slope:.2f}", display=False)
-
-fig, ax = plt.subplots()
-Ts = np.array(P.T_grid)
-ax.loglog(Ts, excess_mean, "o-", label=r"SGD, mean of seeds")
-ax.fill_between(Ts, excess.min(1).clip(1e-6), excess.max(1), alpha=0.2, label="range over seeds")
-ax.loglog(Ts[large], excess_mean[large][0] * Ts[large][0] / Ts[large], "k--", lw=1, label=r"$\propto 1/T$")
-ax.set_xlabel("pretraining tasks $T$ (= SGD steps)")
-ax.set_ylabel(r"excess risk $\mathcal{R}_N(\Gamma_T) - \mathcal{R}_N(\Gamma^*_N)$")
-ax.set_title(f"One-pass SGD, d = {P.d}, N = {P.N}, ψ² = {P.psi2:g}, σ² = {P.sigma2:g}")
-ax.legend()
-ch.savefig(fig, "excess_risk_vs_T")
-plt.show()
+ch.glue(n_seeds=P.seeds, slope=f"{slope:.2f}")
+ch.show(figure_excess_risk(np.array(P.T_grid), excess, large,
+                           f"One-pass SGD, d = {P.d}, N = {P.N}, ψ² = {P.psi2:g}, σ² = {P.sigma2:g}"), "excess_risk_vs_T")
 ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T", slope, between(-1.35, -0.65),
               detail=f"log-log slope of the mean excess risk for T ≥ 16·d² = {t_large(P.d)}",
               source="Wu et al. 2023: excess risk O(1/T) (up to logs)")
@@ -176,16 +161,12 @@ eps = 0.1 * P.sigma2
 T_fine = [2**k for k in range(4, int(math.log2(max(P.T_grid))) + 1)]
 needed, curves = tasks_needed(P.d_grid, P.N, P.sigma2, T_fine, seed_list, eps, ch.device)
 d_min, d_max = min(P.d_grid), max(P.d_grid)
-fig = figure_tasks_needed(curves, needed, T_fine, P.d_grid, eps)
-ch.savefig(fig, "tasks_needed")
-plt.show()
+ch.show(figure_tasks_needed(curves, needed, T_fine, P.d_grid, eps), "tasks_needed")
 
-table = "| spectrum | " + " | ".join(f"d = {dd}" for dd in P.d_grid) + " |\n|---|" + "---|" * len(P.d_grid) + "\n"
-for name in SPECTRA:
-    table += f"| {name} | " + " | ".join(
-        f"{needed[name, dd]:.0f}" if math.isfinite(needed[name, dd]) else f"> {T_fine[-1]}" for dd in P.d_grid) + " |\n"
-table += "| $d^2$ | " + " | ".join(str(dd * dd) for dd in P.d_grid) + " |\n"
-display(Markdown(table))
+ch.md(markdown_table(["spectrum", *(f"d = {dd}" for dd in P.d_grid)],
+                    [[name, *(f"{needed[name, dd]:.0f}" if math.isfinite(needed[name, dd]) else f"> {T_fine[-1]}"
+                              for dd in P.d_grid)] for name in SPECTRA]
+                    + [["$d^2$", *(dd * dd for dd in P.d_grid)]]) + "\n")
 
 # %% [markdown]
 # *Figure and table: left, the median excess risk against $T$ at the largest $d$ for the three spectra; right and
@@ -230,23 +211,16 @@ R_starN = np.array([float(cf.risk(cf.gamma_star(H, P.N, P.sigma2, P.psi2), H, M,
 R_starM = np.array([cf.risk_star(H, M, P.sigma2, P.psi2) for M in M_grid])
 bayes = np.array([cf.bayes_risk(H, M, P.sigma2, P.psi2, n_mc=P.mc_samples // 4, seed=P.seed)[0] for M in M_grid])
 
-fig, ax = plt.subplots()
-ax.semilogx(M_grid, R_T, "o-", label=r"$\Gamma_T$ (pretrained, $T$ = " + f"{max(P.T_grid)})")
-ax.semilogx(M_grid, R_starN, "--", label=r"$\Gamma^*_N$ (best for $N$)")
-ax.semilogx(M_grid, R_starM, ":", label=r"$\Gamma^*_M$ (best for each $M$)")
-ax.semilogx(M_grid, bayes, "k-", lw=1, label="Bayes (ridge, λ = σ²/ψ²)")
-ax.axvline(P.N, color="grey", lw=0.8)
-ax.set_xlabel("test context length $M$")
-ax.set_ylabel("risk (MSE on the query)")
-ax.set_title(f"d = {P.d}, N = {P.N}, ψ² tr H = {P.psi2 * P.d:g}, σ² = {P.sigma2:g}")
-ax.legend()
-ch.savefig(fig, "risk_vs_context_length")
-plt.show()
+ch.show(figure_risk_vs_context(M_grid, {r"$\Gamma_T$ (pretrained, $T$ = " + f"{max(P.T_grid)})": (R_T, "o-", None),
+                                         r"$\Gamma^*_N$ (best for $N$)": (R_starN, "--", None),
+                                         r"$\Gamma^*_M$ (best for each $M$)": (R_starM, ":", None),
+                                         "Bayes (ridge, λ = σ²/ψ²)": (bayes, "k-", 1)},
+                                P.N, f"d = {P.d}, N = {P.N}, ψ² tr H = {P.psi2 * P.d:g}, σ² = {P.sigma2:g}"),
+        "risk_vs_context_length")
 
 ratio = R_T / bayes
 iN = M_grid.index(P.N)
-glue("ratio_N", f"{ratio[iN]:.3f}", display=False)
-glue("ratio_ends", f"{ratio[0]:.2f} and {ratio[-1]:.2f}", display=False)
+ch.glue(ratio_N=f"{ratio[iN]:.3f}", ratio_ends=f"{ratio[0]:.2f} and {ratio[-1]:.2f}")
 ch.ledger.add("4a", "At the pretraining length N, Γ_T is within ≈1.1× of the Bayes risk (high noise)",
               float(ratio[iN]), below(1.1), detail=f"R_N(Γ_T) / Bayes_N, ψ² tr H = {P.psi2 * P.d:g} σ²",
               source="Wu et al. 2023; spec reference ≈ 1.065 for Γ*")
@@ -273,20 +247,17 @@ ch.ledger.add("4b", "Away from N (M ≪ N and M ≫ N) Γ_T is clearly sub-optim
 
 # %%
 K = P.N + 1
-glue("gpt_tokens", P.gpt_tokens, display=False)
+ch.glue(gpt_tokens=P.gpt_tokens)
 model, res, (x_ev, y_ev, ridge_ev) = train_gpt(P, ch.store, ch.device)
 
 steps, mse_hist = res.eval_series("mse")
 mse_final = np.array(mse_hist[-1])
 mse_ridge = ((ridge_ev - y_ev) ** 2).mean(0).cpu().numpy()
 mse_zero = (y_ev**2).mean(0).cpu().numpy()
-fig = figure_gpt_vs_ridge(steps, mse_hist, mse_ridge, mse_zero)
-ch.savefig(fig, "gpt_vs_ridge")
-plt.show()
+ch.show(figure_gpt_vs_ridge(steps, mse_hist, mse_ridge, mse_zero), "gpt_vs_ridge")
 
 gap = float((mse_final[-1] - mse_ridge[-1]) / (mse_zero[-1] - mse_ridge[-1]))
-glue("gpt_gap", f"{gap:.2f}", display=False)
-glue("gpt_params", f"{model.num_params():,}", display=False)
+ch.glue(gpt_gap=f"{gap:.2f}", gpt_params=f"{model.num_params():,}")
 ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends close to the Bayes (ridge) predictor",
               gap, below(0.2), expected_at=("cpu", "gpu"),
               detail=f"(MSE − Bayes) / (MSE of 0 − Bayes) at position {K}, after {P.gpt_steps} steps",
@@ -316,4 +287,3 @@ ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends clo
 
 # %% tags=["remove-input"]
 ch.finish()
-display(Markdown(f"This page took {ch.elapsed():.0f} s to compute."))

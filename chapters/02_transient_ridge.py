@@ -25,23 +25,19 @@
 # detour, and the LLC against $M$.
 
 # %% tags=["remove-cell"]
-import dataclasses
 import math
 import time
 
-import matplotlib.pyplot as plt
-import numpy as np
-from IPython.display import Markdown, display
-from myst_nb import glue
-
 from iclbook.analysis.llc import SGLDConfig
 from iclbook.analysis.trajectory_pca import joint_trajectory_pca
-from iclbook.analysis.transient import smoothed_minimum, threshold_between
+from iclbook.analysis.transient import smoothed_minimum
 from iclbook.claims import above, below, is_true
-from iclbook.notebook import open_chapter
-from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, figure_llc,
-                                                 figure_threshold, figure_trajectory_pca, figure_transient, m_label,
-                                                 make_probes, sweep_llc, train_sweep)
+from iclbook.notebook import markdown_table, open_chapter
+from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, llc_geometry, m_label,
+                                                 make_probes, on_ridge_side, pca_geometry, sweep_llc, threshold_M,
+                                                 train_sweep)
+from iclbook.experiments.transient_ridge_figures import (figure_llc, figure_threshold, figure_trajectory_pca,
+                                                         figure_transient)
 
 ch = open_chapter("02", globals())
 
@@ -79,7 +75,7 @@ pool_seed = None  # the task sequence the pools are drawn from
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
-display(Markdown(ch.describe()))
+ch.md(ch.describe())
 
 # %% [markdown]
 # ## The setting
@@ -102,24 +98,20 @@ display(Markdown(ch.describe()))
 # model's own pool (*ID*). $\Delta$ is the mean squared difference of two predictors' outputs$/D$ on the OOD set.
 
 # %%
-INF = math.inf
-Ms_all = list(P.Ms) + [INF]
+Ms_all = [*P.Ms, math.inf]
 keys = [m_label(M) for M in Ms_all]
 cfg = SweepConfig.from_params(P)
 probes = make_probes(cfg, ch.device)
 base = {m_label(M): probes.baseline_losses(M) for M in Ms_all}
 ridge_loss = base["∞"]["ridge"]
-display(Markdown("| M | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n| dMMSE$_M$ OOD loss | "
-                 + " | ".join(f"{base[k]['dmmse']:.3f}" for k in keys) + " |\n"
-                 + f"\nRidge's OOD loss is {ridge_loss:.3f}; dMMSE$_\\infty$ is ridge."))
+ch.md(markdown_table(["M", *keys], [["dMMSE$_M$ OOD loss", *(f"{base[k]['dmmse']:.3f}" for k in keys)]])
+      + f"\n\nRidge's OOD loss is {ridge_loss:.3f}; dMMSE$_\\infty$ is ridge.")
 
 t0 = time.time()
 runs = train_sweep(cfg, ch.store, ch.device, probes, batched=True, desc="task-diversity sweep")
 train_seconds = time.time() - t0
-n_params = runs[keys[0]].model.num_params()
-glue("n_params", f"{n_params:,}", display=False)
-glue("tokens_used", "[x_k, x_{k−1}, y_{k−1}]" if P.tokens == "pair" else "interleaved [0, x_k], [y_k, 0…0]",
-     display=False)
+ch.glue(n_params=f"{runs[keys[0]].model.num_params():,}", n_probe=P.n_probe,
+        tokens_used="[x_k, x_{k−1}, y_{k−1}]" if P.tokens == "pair" else "interleaved [0, x_k], [y_k, 0…0]")
 
 # %% [markdown]
 # The model is a pre-LN GPT-style decoder ({glue:text}`n_params` parameters per $M$) reading tokens
@@ -132,27 +124,19 @@ glue("tokens_used", "[x_k, x_{k−1}, y_{k−1}]" if P.tokens == "pair" else "in
 
 # %%
 finite = [m_label(M) for M in P.Ms]
-x_of = {m_label(M): float(M) for M in P.Ms}
-x_of["∞"] = 2.0 * max(P.Ms)  # ∞ drawn one octave right of the largest finite M
+x_of = {**{m_label(M): float(M) for M in P.Ms}, "∞": 2.0 * max(P.Ms)}  # ∞ one octave right of the largest M
 
 
 final = {k: {q: float(runs[k].evals[q][-1]) for q in ("ood", "id", "d_ridge", "d_dmmse")} for k in keys}
-ridge_side = {k: final[k]["d_ridge"] < final[k]["d_dmmse"] for k in finite}
-M_star = threshold_between([x_of[k] for k in finite], [ridge_side[k] for k in finite])
-if math.isnan(M_star) and not any(ridge_side.values()):
-    M_star = math.sqrt(x_of[finite[-1]] * x_of["∞"])  # every finite M on the dMMSE side: between the last and ∞
+M_star, ridge_side = threshold_M(final, finite, x_of)  # and per M: does it end closer to ridge than to dMMSE_M?
 
-xs = [x_of[k] for k in keys]
-fig = figure_threshold(final, base, keys, x_of, ridge_loss, M_star, P.steps)
-ch.savefig(fig, "threshold")
-plt.show()
+ch.show(figure_threshold(final, base, keys, x_of, ridge_loss, M_star, P.steps), "threshold")
 
 low, high = finite[0], finite[-1]
-glue("M_star", f"{M_star:.1f}" if math.isfinite(M_star) else "not found", display=False)
+ch.glue(M_star=f"{M_star:.1f}" if math.isfinite(M_star) else "not found")
 ch.ledger.add("1a", f"Small M (M = {low}): the final model matches dMMSE_M, not ridge",
               final[low]["d_dmmse"] / final[low]["d_ridge"], below(0.3), expected_at=("cpu", "gpu"),
-              detail="Δ(model, dMMSE_M) / Δ(model, ridge) at the end",
-              source="Raventós et al. 2023, Fig. 2")
+              detail="Δ(model, dMMSE_M) / Δ(model, ridge) at the end", source="Raventós et al. 2023, Fig. 2")
 ch.ledger.add("1b", "Small M does badly on fresh tasks: OOD loss above halfway from ridge to dMMSE_M",
               (final[low]["ood"] - ridge_loss) / (base[low]["dmmse"] - ridge_loss), above(0.5),
               detail=f"(OOD − ridge) / (dMMSE_M − ridge) at M = {low}")
@@ -178,29 +162,19 @@ ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-si
 
 # %%
 tcrit = {k: smoothed_minimum(runs[k].steps, runs[k].evals["ood"], half_window=2) for k in keys}
-early = max(1, P.steps // 50)  # ignore the first 2% of training (the model still predicts ≈ 0)
+# per checkpoint, ignoring the first 2% of training (the model still predicts ≈ 0): closer to ridge than dMMSE_M?
+side = {k: on_ridge_side(runs[k], early=max(1, P.steps // 50)) for k in keys}
 
 
-def on_ridge_side(k):
-    """Per checkpoint after the first 2%: is the model closer to ridge than to dMMSE_M?"""
-    r = runs[k]
-    keep = r.steps >= early
-    return r.evals["d_ridge"][keep] < r.evals["d_dmmse"][keep]
-
-
-fig = figure_transient(runs, keys, finite, base, tcrit, ridge_loss, x_of)
-ch.savefig(fig, "transient")
-plt.show()
+ch.show(figure_transient(runs, keys, finite, base, tcrit, ridge_loss, x_of), "transient")
 
 kt = m_label(P.M_transient)
 rt = runs[kt]
 t_c, ood_min, i_c = tcrit[kt]
 rise = (rt.evals["ood"][-1] - ood_min) / (base[kt]["dmmse"] - ridge_loss)
-glue("t_crit", f"{t_c}", display=False)
-glue("M_transient", kt, display=False)
-glue("rise", f"{rise:.2f}", display=False)
-transient = {k: bool(on_ridge_side(k).any() and not on_ridge_side(k)[-1]) for k in finite}
-glue("transient_list", ", ".join(f"M = {k}" for k in finite if transient[k]) or "no M of this run", display=False)
+transient = {k: bool(side[k].any() and not side[k][-1]) for k in finite}
+ch.glue(t_crit=f"{t_c}", M_transient=kt, rise=f"{rise:.2f}",
+        transient_list=", ".join(f"M = {k}" for k in finite if transient[k]) or "no M of this run")
 ch.ledger.add("2a", f"M = {kt}: the OOD loss falls, then rises toward dMMSE_M", rise, above(0.05),
               expected_at=("cpu", "gpu"), detail=f"(final OOD − smoothed minimum) / (dMMSE_M − ridge); t_crit = {t_c}",
               source="Carroll et al. 2025, Fig. 1")
@@ -212,13 +186,11 @@ ch.ledger.add("2c", f"M = {kt}: closer to ridge than to dMMSE_M at t_crit, close
               is_true("crossover"), expected_at=("cpu", "gpu"),
               detail=f"Δ ridge / dMMSE: {rt.evals['d_ridge'][i_c]:.3f} / {rt.evals['d_dmmse'][i_c]:.3f} at t_crit, "
                      f"{rt.evals['d_ridge'][-1]:.3f} / {rt.evals['d_dmmse'][-1]:.3f} at the end")
-below_window = not on_ridge_side(low).any()
-above_window = bool(on_ridge_side(high).all())
 ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the ridge side); above it "
-              f"(M = {high}) the model stays on the ridge side", below_window and above_window,
+              f"(M = {high}) the model stays on the ridge side", bool(not side[low].any() and side[high].all()),
               is_true("both"), expected_at=("cpu", "gpu"),
-              detail=f"M = {low} on the ridge side at {on_ridge_side(low).mean():.0%} of checkpoints, "
-                     f"M = {high} at {on_ridge_side(high).mean():.0%}; transient at M = "
+              detail=f"M = {low} on the ridge side at {side[low].mean():.0%} of checkpoints, "
+                     f"M = {high} at {side[high].mean():.0%}; transient at M = "
                      + (", ".join(k for k in finite if transient[k]) or "none"))
 
 # %% [markdown]
@@ -236,22 +208,11 @@ ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the r
 # ridge and of each dMMSE$_M$ on the same sequences are then projected into it; they take no part in the fit.
 
 # %%
-glue("n_probe", P.n_probe, display=False)
-trajs = {k: runs[k].evals["probe"] for k in keys}
-refs = {"ridge": probes.ridge_probe.reshape(-1).cpu().numpy()}
-refs.update({f"dmmse {k}": probes.dmmse_probe[k].reshape(-1).cpu().numpy() for k in finite})
-pca, curves, proj = joint_trajectory_pca(trajs, refs, k=2, half_window=1)
-
-fig = figure_trajectory_pca(pca, curves, proj, keys)
-ch.savefig(fig, "trajectory_pca")
-plt.show()
-
-ridge_pt = proj["ridge"]
-dm_pts = np.stack([proj[f"dmmse {k}"] for k in finite])
-separating = [c for c in range(2) if ridge_pt[c] > dm_pts[:, c].max() or ridge_pt[c] < dm_pts[:, c].min()]
-dist_r = {k: np.linalg.norm(curves[k] - ridge_pt, axis=1) for k in keys}
-detour = float(dist_r[kt][1:].min() / dist_r[kt][-1])
-end_near = {k: (np.linalg.norm(curves[k][-1] - proj[f"dmmse {k}"]) < dist_r[k][-1]) for k in finite}
+pca_out = joint_trajectory_pca({k: runs[k].evals["probe"] for k in keys}, probes.references(finite), k=2,
+                               half_window=1)  # (pca, smoothed curves, projected references)
+ch.show(figure_trajectory_pca(*pca_out, keys), "trajectory_pca")
+geo = pca_geometry(pca_out, keys, finite, kt)
+separating, detour, end_near = geo["separating"], geo["detour"], geo["end_near"]
 ch.ledger.add("3a", "One principal component separates the dMMSE_M points from ridge", bool(separating),
               is_true("PC found"), detail=f"separating component(s): {', '.join(f'PC{c + 1}' for c in separating) or 'none'}",
               source="Carroll et al. 2025, Fig. 1")
@@ -283,62 +244,38 @@ ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, �
 # grid's smallest ε is reported as *not estimated*, and every claim that needs its λ̂ fails and says so.
 
 # %%
-sgld = SGLDConfig(eps=P.llc_eps or LLC_EPS_GRID[0], gamma=P.llc_gamma, nbeta=P.llc_nbeta, chains=P.llc_chains, burn_in=P.llc_burn_in,
-                  draws=P.llc_draws, batch_size=P.llc_batch, seed=P.seed)
-if P.llc_eps > 0:
-    llc = sweep_llc(cfg, runs, ch.store, sgld, n=P.llc_n, on_divergence="mark")
-else:
-    llc, eps = calibrated_llc(cfg, runs, ch.store, sgld, n=P.llc_n, eps_grid=LLC_EPS_GRID)
-    sgld = dataclasses.replace(sgld, eps=eps)
-glue("llc_eps", f"{sgld.eps:g}" + (" (given)" if P.llc_eps > 0 else f" (grid {', '.join(f'{e:g}' for e in LLC_EPS_GRID)})"),
-     display=False)
+sgld = SGLDConfig(eps=P.llc_eps or LLC_EPS_GRID[0], gamma=P.llc_gamma, nbeta=P.llc_nbeta, chains=P.llc_chains,
+                  burn_in=P.llc_burn_in, draws=P.llc_draws, batch_size=P.llc_batch, seed=P.seed)
+# an explicit llc_eps is used as given; otherwise the largest ε of the grid at which every chain stays finite
+llc, sgld = (sweep_llc(cfg, runs, ch.store, sgld, n=P.llc_n, on_divergence="mark"), sgld) if P.llc_eps > 0 else \
+    calibrated_llc(cfg, runs, ch.store, sgld, n=P.llc_n, eps_grid=LLC_EPS_GRID)
+ch.glue(llc_eps=f"{sgld.eps:g}" + (" (given)" if P.llc_eps > 0 else
+                                  f" (grid {', '.join(f'{e:g}' for e in LLC_EPS_GRID)})"))
 not_estimated = [k for k in keys if llc[k]["diverged"]]
 why_nan = f"; not estimated (SGLD diverged at ε = {sgld.eps:g}) for M = {', '.join(not_estimated)}" if not_estimated else ""
-lam = {k: llc[k]["llc"] for k in keys}
-se = {k: llc[k]["se"] for k in keys}
 
-fig = figure_llc(llc, keys, xs, x_of, M_star, P.llc_nbeta, P.llc_burn_in)
-ch.savefig(fig, "llc")
-plt.show()
+ch.show(figure_llc(llc, keys, [x_of[k] for k in keys], x_of, M_star, P.llc_nbeta, P.llc_burn_in), "llc")
 
-dm_side = [k for k in finite if not ridge_side[k]]
-r_side = [k for k in finite if ridge_side[k]] + ["∞"]
-if len(dm_side) >= 2:
-    a, b = dm_side[0], dm_side[-1]
-    z = (lam[b] - lam[a]) / math.sqrt(se[a] ** 2 + se[b] ** 2 + 1e-12)
-else:
-    a = b = dm_side[0] if dm_side else "none"
-    z = math.nan
-ch.ledger.add("4a", "The LLC of models that end at dMMSE_M increases with M", z, above(2.0),
-              expected_at=("cpu", "gpu"), detail=f"(λ̂(M = {b}) − λ̂(M = {a})) / s.e.; λ̂ = "
+# what claims 4a-4d read: λ̂ per M, its z-score across the dMMSE side, the ridge side's spread, the crossing of
+# λ̂(∞) against the transient's onset, and each M's drift |second-half mean − first-half mean| · nβ after burn-in
+g = llc_geometry(llc, keys, finite, ridge_side, transient, x_of, P.llc_burn_in, P.llc_nbeta, P.llc_draws)
+lam, drift = g["lam"], g["drift"]
+ch.ledger.add("4a", "The LLC of models that end at dMMSE_M increases with M", g["z"], above(2.0),
+              expected_at=("cpu", "gpu"), detail=f"(λ̂(M = {g['b']}) − λ̂(M = {g['a']})) / s.e.; λ̂ = "
               + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys) + why_nan,
               source="Carroll et al. 2025, Fig. 4")
-spread = ((max(lam[k] for k in r_side) - min(lam[k] for k in r_side)) / np.mean([lam[k] for k in r_side])
-          if len(r_side) >= 2 else math.nan)  # needs two ridge-side models
-ch.ledger.add("4b", "Models that end at ridge share roughly one LLC", float(spread), below(0.25),
-              expected_at=("cpu", "gpu"), detail=f"(max − min) / mean of λ̂ over M = {', '.join(r_side)}" + why_nan)
-cross = math.nan if not_estimated else next((x_of[k] for k in finite if lam[k] >= lam["∞"]), math.inf)
-onset = next((x_of[k] for k in finite if transient[k]), math.inf)
-gap = abs(math.log2(cross / onset)) if math.isfinite(cross) and math.isfinite(onset) else math.inf
-gap = math.nan if not_estimated else gap
-ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", gap,
+ch.ledger.add("4b", "Models that end at ridge share roughly one LLC", g["spread"], below(0.25),
+              expected_at=("cpu", "gpu"),
+              detail=f"(max − min) / mean of λ̂ over M = {', '.join(g['r_side'])}" + why_nan)
+ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", g["gap"],
               below(1.01), expected_at=("cpu", "gpu"),
-              detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {cross:g}, first M with a transient = "
-                     f"{onset:g}" + why_nan)
-half = P.llc_draws // 2
-
-
-def drift(k):
-    """|mean of the second half of the draws − mean of the first half| · nβ, over all chains of one M."""
-    d = llc[k]["trace"][:, P.llc_burn_in:] - llc[k]["init"][:, P.llc_burn_in:]
-    return abs(d[:, half:].mean() - d[:, :half].mean()) * P.llc_nbeta
-
-
+              detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {g['cross']:g}, first M with a transient = "
+                     f"{g['onset']:g}" + why_nan)
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
-              bool(all(lam[k] > 0 and drift(k) < 0.25 * lam[k] for k in keys)), is_true("stable"),
+              bool(all(lam[k] > 0 and drift[k] < 0.25 * lam[k] for k in keys)), is_true("stable"),
               expected_at=("cpu", "gpu"),
               detail="λ̂ > 0 and the draws' second-half mean within λ̂/4 of their first-half mean, for every M; drifts: "
-                     + ", ".join(f"{k}: {drift(k):.1f}" for k in keys) + why_nan)
+                     + ", ".join(f"{k}: {drift[k]:.1f}" for k in keys) + why_nan)
 
 # %% [markdown]
 # Left: $\hat\lambda$ of each final model. Right: the chains' traces of $n\beta(\ell_b(w_t) - \ell_b(w^*))$ on the
@@ -432,5 +369,5 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 # ## Claim ledger
 
 # %% tags=["remove-input"]
+ch.md(f"Training took {train_seconds:.0f} s.")
 ch.finish()
-display(Markdown(f"Training took {train_seconds:.0f} s; this page took {ch.elapsed():.0f} s to compute."))

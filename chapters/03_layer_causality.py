@@ -26,15 +26,13 @@
 # synthetic in-context label-mapping language and runs the paper's protocol on it.
 
 # %% tags=["remove-cell"]
-import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
-from myst_nb import glue
 
 from iclbook.analysis import update_similarity as us
 from iclbook.claims import above, below, near
-from iclbook.experiments.layer_causality import (LayerCausality, figure_control_depth, figure_grad_norms,
-                                                 figure_per_layer, figure_pretraining, merge)
+from iclbook.experiments.layer_causality import KINDS, METRICS, Comparisons, LayerCausality, merge
+from iclbook.experiments.layer_causality_figures import (figure_control_depth, figure_grad_norms, figure_per_layer,
+                                                         figure_pretraining)
 from iclbook.notebook import open_chapter
 from iclbook import rng
 
@@ -65,7 +63,7 @@ seed = None
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
-display(Markdown(ch.describe()))
+ch.md(ch.describe())
 dev = ch.device
 seed_list = rng.member_seeds(P.seed, P.seeds)
 
@@ -96,10 +94,9 @@ noise = {
     "SimAOU": us.sim_aou(icl_n, zs_n, ft_n).mean().item(),
     "random baseline": us.random_baseline(icl_n, zs_n, rng.generator("noise", P.seed, 12)).mean().item(),
 }
-display(Markdown("| pure-noise updates, d = 256, 4000 draws | measured | closed form |\n|---|---|---|\n"
-                 f"| SimAOU_norm | {noise['SimAOU_norm']:.4f} | {us.expected_sim_aou_norm(3.0):.4f} |\n"
-                 f"| SimAOU | {noise['SimAOU']:.4f} | 0 |\n"
-                 f"| random baseline | {noise['random baseline']:.4f} | ≈ 0 |"))
+ch.table(["pure-noise updates, d = 256, 4000 draws", "measured", "closed form"],
+         [["SimAOU_norm", f"{noise['SimAOU_norm']:.4f}", f"{us.expected_sim_aou_norm(3.0):.4f}"],
+          ["SimAOU", f"{noise['SimAOU']:.4f}", "0"], ["random baseline", f"{noise['random baseline']:.4f}", "≈ 0"]])
 ch.ledger.add("1a", "Pure-noise updates score SimAOU_norm ≈ 0.25 (the normalisation artefact)",
               noise["SimAOU_norm"], near(0.25, 0.02), detail="‖r‖² = 3‖z‖², r ⟂ z, d = 256",
               source="Bar Natan et al. 2023, §3: 1/4")
@@ -127,17 +124,11 @@ acc_by_demos = X.acc_by_demos
 
 pretrained = X.pretrain_seeds(seed_list, P.seed)  # on the executor (ICLBOOK_EXECUTOR), then read from the store
 trained = {s: model for s, (model, _) in pretrained.items()}
-fig = figure_pretraining({s: res for s, (_, res) in pretrained.items()}, P.K, P.n_labels)
-ch.savefig(fig, "icl_accuracy")
-plt.show()
+ch.show(figure_pretraining({s: res for s, (_, res) in pretrained.items()}, P.K, P.n_labels), "icl_accuracy")
 final_acc = np.array([acc_by_demos(trained[s], ev).cpu().numpy() for s in seed_list])
-glue("n_x", P.n_x, display=False)
-glue("width", P.n_embd, display=False)
-glue("K_demos", P.K, display=False)
-glue("p_default", f"{P.p_default:g}", display=False)
-glue("n_params", f"{trained[seed_list[0]].num_params():,}", display=False)
-glue("acc_zs_eval", f"{final_acc[:, 0].mean():.2f}", display=False)
-glue("acc_full_eval", f"{final_acc[:, -1].mean():.2f}", display=False)
+ch.glue(n_x=P.n_x, width=P.n_embd, K_demos=P.K, p_default=f"{P.p_default:g}",
+        n_params=f"{trained[seed_list[0]].num_params():,}", acc_zs_eval=f"{final_acc[:, 0].mean():.2f}",
+        acc_full_eval=f"{final_acc[:, -1].mean():.2f}")
 
 # %% [markdown]
 # Left: accuracy of the pretrained model ({glue:text}`n_params` parameters) against the number of demonstrations
@@ -158,9 +149,6 @@ glue("acc_full_eval", f"{final_acc[:, -1].mean():.2f}", display=False)
 # embeddings, LayerNorms and unembedding).
 
 # %%
-KINDS = {"trained": "trained", "random": "no training", "emb": "trained embeddings"}
-
-
 R = {kind: {s: merge([X.run_compare(kind, s, f, trained[s]) for f in range(P.n_families)]) for s in seed_list}
      for kind in KINDS}
 
@@ -170,32 +158,10 @@ R = {kind: {s: merge([X.run_compare(kind, s, f, trained[s]) for f in range(P.n_f
 # fine-tuning.
 
 # %%
-def per_seed(kind: str, key: str) -> np.ndarray:
-    """One number per seed: accuracy (mean over episodes) or metric (mean over episodes, then layers)."""
-    return np.array([R[kind][s][key].float().mean().item() for s in seed_list])
-
-
-def pm(x: np.ndarray) -> str:
-    return f"{x.mean():.3f} ± {x.std():.3f}" if len(x) > 1 else f"{x.mean():.3f}"
-
-
-rows = []
-for kind, name in KINDS.items():
-    r2f = np.array([us.rec2ftp(R[kind][s]["zs_ok"], R[kind][s]["icl_ok"], R[kind][s]["ft_ok"]) for s in seed_list])
-    lrs = sorted({lr for s in seed_list for lr in R[kind][s]["lr"]})
-    rows.append(f"| {name} | {pm(per_seed(kind, 'zs_ok'))} | {pm(per_seed(kind, 'icl_ok'))} | "
-                f"{pm(per_seed(kind, 'ft_ok'))} | {pm(per_seed(kind, 'lc_ok'))} | {pm(r2f)} | "
-                f"{', '.join(f'{lr:g}' for lr in lrs)} |")
-display(Markdown("| model | ZS acc | ICL acc | FT acc | FT_LC acc | Rec2FTP | FT lr |\n|---|---|---|---|---|---|---|\n"
-                 + "\n".join(rows)))
-METRICS = {"sim_aou_norm": "SimAOU_norm", "sim_aou": "SimAOU", "sim_am": "SimAM", "sim_am_delta": "SimAM_Δ"}
-rows = []
-for kind, name in KINDS.items():
-    cells = [f"{pm(per_seed(kind, k + '_gd'))} → {pm(per_seed(kind, k + '_lc'))}" for k in METRICS]
-    rows.append(f"| {name} | " + " | ".join(cells) + f" | {pm(per_seed(kind, 'alpha'))} | "
-                f"{pm(per_seed(kind, 'random_baseline'))} |")
-display(Markdown("| model | " + " | ".join(f"{v} (GD → LC)" for v in METRICS.values()) + " | α | random baseline |\n"
-                 + "|---" * (len(METRICS) + 3) + "|\n" + "\n".join(rows)))
+C = Comparisons(R, seed_list)
+per_seed = C.per_seed  # one number per seed: accuracy (mean over episodes) or metric (over episodes, then layers)
+ch.table(["model", "ZS acc", "ICL acc", "FT acc", "FT_LC acc", "Rec2FTP", "FT lr"], C.accuracy_rows())
+ch.table(["model", *(f"{v} (GD → LC)" for v in METRICS.values()), "α", "random baseline"], C.similarity_rows())
 
 rb = per_seed("trained", "random_baseline")
 ch.ledger.add("1c", "The random baseline is ≈ 0 on the trained model's real ICL updates", float(abs(rb.mean())),
@@ -209,10 +175,7 @@ ch.ledger.add("1c", "The random baseline is ≈ 0 on the trained model's real IC
 zs, icl, ft = (per_seed("trained", k) for k in ("zs_ok", "icl_ok", "ft_ok"))
 all_t = merge([R["trained"][s] for s in seed_list])
 rec = us.rec2ftp(all_t["zs_ok"], all_t["icl_ok"], all_t["ft_ok"])
-glue("acc_zs", f"{zs.mean():.2f}", display=False)
-glue("acc_icl", f"{icl.mean():.2f}", display=False)
-glue("acc_ft", f"{ft.mean():.2f}", display=False)
-glue("rec2ftp", f"{rec:.2f}", display=False)
+ch.glue(acc_zs=f"{zs.mean():.2f}", acc_icl=f"{icl.mean():.2f}", acc_ft=f"{ft.mean():.2f}", rec2ftp=f"{rec:.2f}")
 ch.ledger.add("2a", "The trained model learns in context: ICL accuracy ≫ ZS accuracy", (icl - zs).mean(), above(0.3),
               detail=f"ICL − ZS accuracy, mean of {P.seeds} seed(s): ZS {zs.mean():.2f}, ICL {icl.mean():.2f}",
               expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 1 (ICL ≫ ZS on all six datasets)")
@@ -257,19 +220,17 @@ depths = sorted(P.control_depths)
 probe_runs = [[X.depth_control(d, s) for s in seed_list] for d in depths]  # each (depth, seed) loaded once
 probe = np.array([[float(r["sim_aou"]) for r in row] for row in probe_runs])  # (depths, seeds)
 probe_gain = np.array([[float(r["icl_gain"]) for r in row] for row in probe_runs])
-fig = figure_control_depth(depths, probe, aou["trained"].mean(), P.n_layer)
-ch.savefig(fig, "control_depth")
-plt.show()
+ch.show(figure_control_depth(depths, probe, aou["trained"].mean(), P.n_layer), "control_depth")
 deepest = probe[-1].mean()
-glue("depth_probe", ", ".join(f"{v:+.3f} at {d}" for d, v in zip(depths, probe.mean(1))), display=False)
 gain = np.abs(probe_gain).max()
-glue("depth_gain", (f"None of these models learns in context (largest |ICL − ZS| accuracy {gain:.2f})" if gain < 0.1 else
+ch.glue(depth_probe=", ".join(f"{v:+.3f} at {d}" for d, v in zip(depths, probe.mean(1))),
+        depth_gain=(f"None of these models learns in context (largest |ICL − ZS| accuracy {gain:.2f})" if gain < 0.1 else
                     f"Their largest |ICL − ZS| accuracy is {gain:.2f}, from only {P.depth_episodes} episodes per "
-                    f"depth and seed"), display=False)
-glue("depth_verdict", (f"the deepest random model comes within 0.05 of the trained model's {aou['trained'].mean():.3f}"
+                    f"depth and seed"),
+        depth_verdict=(f"the deepest random model comes within 0.05 of the trained model's {aou['trained'].mean():.3f}"
                        if deepest >= aou["trained"].mean() - 0.05 else
                        f"even the deepest random model stays more than 0.05 below the trained model's "
-                       f"{aou['trained'].mean():.3f}"), display=False)
+                       f"{aou['trained'].mean():.3f}"))
 
 # %% [markdown]
 # Random-weight SimAOU by depth: {glue:text}`depth_probe` layers; {glue:text}`depth_verdict`.
@@ -284,9 +245,7 @@ glue("depth_verdict", (f"the deepest random model comes within 0.05 of the train
 # difference lies.
 
 # %%
-fig = figure_per_layer(R, KINDS, METRICS, P.n_layer)
-ch.savefig(fig, "per_layer_similarity")
-plt.show()
+ch.show(figure_per_layer(R, KINDS, METRICS, P.n_layer), "per_layer_similarity")
 
 d_aou = per_seed("trained", "sim_aou_lc") - per_seed("trained", "sim_aou_gd")
 d_amd = per_seed("trained", "sim_am_delta_lc") - per_seed("trained", "sim_am_delta_gd")
@@ -310,21 +269,14 @@ ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", d_amd.mean(), above(0.0
 # SGD steps (one per demonstration), for the trained model, averaged over episodes and seeds.
 
 # %%
-g_seed = {tag: np.stack([R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in seed_list])
-          for tag in ("gd", "lc")}  # (seeds, K, L)
-g = {tag: v.mean(0) for tag, v in g_seed.items()}  # (K, L)
-fig = figure_grad_norms(g, P.K, P.n_layer)
-ch.savefig(fig, "grad_norm_heatmap")
-plt.show()
+gn = C.grad_norms()  # g: (K, L) per method; layer 1 / top ratios, overall and per seed; each layer / the top one
+ch.show(figure_grad_norms(gn["g"], P.K, P.n_layer), "grad_norm_heatmap")
 
-ratio = {tag: float(g[tag][:, 0].mean() / g[tag][:, -1].mean()) for tag in g}
-seed_ratio = {tag: [float(x[:, 0].mean() / x[:, -1].mean()) for x in g_seed[tag]] for tag in g}
-profile = {tag: g[tag].mean(0) / g[tag][:, -1].mean() for tag in g}  # (L,): each layer relative to the top one
-glue("ratio_gd", f"{ratio['gd']:.2f}", display=False)
-glue("ratio_lc", f"{ratio['lc']:.2f}", display=False)
-glue("seed_ratio_gd", ", ".join(f"{v:.2f}" for v in seed_ratio["gd"]), display=False)
-glue("profile_gd", ", ".join(f"{v:.2f}" for v in profile["gd"]), display=False)
-glue("profile_lc", ", ".join(f"{v:.2f}" for v in profile["lc"]), display=False)
+ratio, seed_ratio = gn["ratio"], gn["seed_ratio"]
+ch.glue(ratio_gd=f"{ratio['gd']:.2f}", ratio_lc=f"{ratio['lc']:.2f}",
+        seed_ratio_gd=", ".join(f"{v:.2f}" for v in seed_ratio["gd"]),
+        profile_gd=", ".join(f"{v:.2f}" for v in gn["profile"]["gd"]),
+        profile_lc=", ".join(f"{v:.2f}" for v in gn["profile"]["lc"]))
 ch.ledger.add("5a", "GD's gradient norms decay toward the lower layers", ratio["gd"], below(1.0),
               detail="‖∇‖ at layer 1 / ‖∇‖ at the top layer, mean over demonstrations and seeds; per seed "
                      + ", ".join(f"{v:.2f}" for v in seed_ratio["gd"]),
@@ -346,22 +298,9 @@ ch.ledger.add("5b", "… LCGD's do not", ratio["lc"], above(1.0),
 # trained model, mean over seeds.
 
 # %%
-paper = {"sim_aou_norm": (0.19, 0.28), "sim_aou": (0.10, 0.17), "sim_am_delta": (0.27, 0.34), "sim_am": (0.44, 0.28)}
-rows = [f"| {METRICS[k]} | {a:.2f} → {b:.2f} | {per_seed('trained', k + '_gd').mean():.3f} → "
-        f"{per_seed('trained', k + '_lc').mean():.3f} |" for k, (a, b) in paper.items()]
-rows.append(f"| α | 0.1–0.2 | {per_seed('trained', 'alpha').mean():.3f} |")
-display(Markdown("| metric | paper, 1.3B (GD → LCGD) | ours (GD → LCGD) |\n|---|---|---|\n" + "\n".join(rows)))
+ch.table(["metric", "paper, 1.3B (GD → LCGD)", "ours (GD → LCGD)"], C.paper_rows())
 if P.n_families > 1:
-    rows = []
-    for f in range(P.n_families):
-        sel = lambda key: np.mean([R["trained"][s][key][R["trained"][s]["family"] == f].float().mean().item()  # noqa
-                                   for s in seed_list])
-        rows.append(f"| {f} | {sel('zs_ok'):.2f} | {sel('icl_ok'):.2f} | {sel('ft_ok'):.2f} | "
-                    f"{sel('sim_aou_gd'):.3f} → {sel('sim_aou_lc'):.3f} | "
-                    f"{sel('sim_am_delta_gd'):.3f} → {sel('sim_am_delta_lc'):.3f} |")
-    display(Markdown("| family | ZS | ICL | FT | SimAOU (GD → LC) | SimAM_Δ (GD → LC) |\n"
-                     "|---|---|---|---|---|---|\n"
-                     + "\n".join(rows)))
+    ch.table(["family", "ZS", "ICL", "FT", "SimAOU (GD → LC)", "SimAM_Δ (GD → LC)"], C.family_rows(P.n_families))
 
 # %% [markdown]
 # ## What reproduced and what did not
@@ -417,4 +356,3 @@ if P.n_families > 1:
 
 # %% tags=["remove-input"]
 ch.finish()
-display(Markdown(f"This page took {ch.elapsed():.0f} s to compute."))

@@ -26,21 +26,17 @@
 # needs the `gpu` profile.
 
 # %% tags=["remove-cell"]
-import matplotlib.pyplot as plt
 import numpy as np
-import torch
-from IPython.display import Markdown, display
-from myst_nb import glue
 
 from iclbook.analysis.modular import accuracy_by_shot, phase
 from iclbook.claims import above, at_least, is_true
 from iclbook.notebook import open_chapter
-from iclbook.plotting import PALETTE
 from iclbook import rng
-from iclbook.experiments.modular_arithmetic import (figure_depth, figure_phase_diagram, figure_ratio_matching,
-                                                    figure_shots, figure_task_family, figure_training_curves,
-                                                    query_grid, ratio_matching_by_shot, train_sweep)
-from iclbook.tasks.modular import EVAL_SETS, ModularTask
+from iclbook.experiments.modular_arithmetic import query_grid, ratio_matching_by_shot, shot_sequences, train_sweep
+from iclbook.experiments.modular_arithmetic_figures import (figure_depth, figure_embeddings, figure_phase_diagram,
+                                                            figure_ratio_matching, figure_shots, figure_task_family,
+                                                            figure_training_curves)
+from iclbook.tasks.modular import ModularTask
 from iclbook.train import OptimConfig, checkpoint_steps
 
 ch = open_chapter("04", globals())
@@ -72,16 +68,13 @@ seed = None
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
-display(Markdown(ch.describe()))
+ch.md(ch.describe())
 dev = ch.device
 CHANCE = 1 / P.p
 OOD_TEST_AT = ("gpu",)  # where claim 1d (o.o.d. generalisation) is expected: see "What we tried on the CPU"
-glue("tau", f"{P.tau:g}", display=False)
-glue("p", str(P.p), display=False)
-glue("n_tasks", str(P.p**2), display=False)
-glue("task_rule", f"{P.tasks} tasks", display=False)
-glue("arch", ("rotary position embeddings" if P.pos == "rope" else "learned positions")
-     + (", biases" if P.bias else ", no biases"), display=False)
+ch.glue(tau=f"{P.tau:g}", p=str(P.p), n_tasks=str(P.p**2), task_rule=f"{P.tasks} tasks",
+        arch=("rotary position embeddings" if P.pos == "rope" else "learned positions")
+        + (", biases" if P.bias else ", no biases"))
 
 # %% [markdown]
 # ## The task family
@@ -103,9 +96,7 @@ glue("arch", ("rotary position embeddings" if P.pos == "rope" else "learned posi
 
 # %%
 demo = ModularTask(P.p, P.n_ids[-1], P.alphas[-1], P.n_ex, seed=P.seed, rule=P.tasks)
-fig = figure_task_family(demo, rng.generator("eval", P.seed, 0))
-ch.savefig(fig, "task_family")
-plt.show()
+ch.show(figure_task_family(demo, rng.generator("eval", P.seed, 0)), "task_family")
 
 # %% [markdown]
 # ## The phase diagram
@@ -141,9 +132,7 @@ final = {pt: m.final() for pt, m in zip(grid, members)}
 phases = {pt: phase(acc, P.tau) for pt, acc in final.items()}
 
 # %%
-fig = figure_phase_diagram(final, phases, P.n_ids, P.alphas, P.p, P.n_layer, P.tau)
-ch.savefig(fig, "phase_diagram")
-plt.show()
+ch.show(figure_phase_diagram(final, phases, P.n_ids, P.alphas, P.p, P.n_layer, P.tau), "phase_diagram")
 
 # %% [markdown]
 # Each cell lists the four last-shot accuracies after training. The columns also give $n_{\rm i.d.}$ as a share of
@@ -181,9 +170,7 @@ ch.ledger.add("1d", "… and unseen tasks on unseen inputs (o.o.d. generalisatio
 # answer occurs; when, and whether, it leaves the plateau within the step budget decides the phase.
 
 # %%
-fig = figure_training_curves((low, best), P.p, P.tau)
-ch.savefig(fig, "training_curves")
-plt.show()
+ch.show(figure_training_curves((low, best), P.p, P.tau), "training_curves")
 
 # %% [markdown]
 # ## Depth: one block is not enough
@@ -191,11 +178,9 @@ plt.show()
 # The same recipe at depth {glue:text}`control_layers` and at the point where the depth-2 grid did best.
 
 # %%
-glue("control_layers", str(P.control_layers), display=False)
+ch.glue(control_layers=str(P.control_layers))
 shallow = sweep([best.task], [grid_seeds[grid.index(best_pt)]], P.control_layers, f"depth {P.control_layers}")[0]
-fig = figure_depth({f"depth {P.n_layer}": best, f"depth {P.control_layers}": shallow}, P.p)
-ch.savefig(fig, "depth")
-plt.show()
+ch.show(figure_depth({f"depth {P.n_layer}": best, f"depth {P.control_layers}": shallow}, P.p), "depth")
 d2, d1 = best.final()["ood_train"], shallow.final()["ood_train"]
 ch.ledger.add("2", f"At the same n_i.d., depth {P.control_layers} fails o.o.d. where depth {P.n_layer} succeeds",
               bool(d1 < P.tau <= d2), is_true(f"depth-{P.control_layers} < τ ≤ depth-{P.n_layer}"),
@@ -212,23 +197,17 @@ ch.ledger.add("2", f"At the same n_i.d., depth {P.control_layers} fails o.o.d. w
 # model that inferred the task exactly would be perfect from the third example on.
 
 # %%
-shots_sets = {w: torch.stack([best.task.eval_batch(w, 4 * P.n_eval, rng.generator("eval", best.task.seed, 10 + j, device=dev))])
-              for j, w in enumerate(("id_train", "ood_train"))}
+shots_sets = {w: shot_sequences(best, w, 4 * P.n_eval, 10 + j, dev) for j, w in enumerate(("id_train", "ood_train"))}
 by_shot = {w: accuracy_by_shot(best.model, t)[0].cpu().numpy() for w, t in shots_sets.items()}
-by_shot_low = accuracy_by_shot(low.model, torch.stack([low.task.eval_batch(
-    "ood_train", 4 * P.n_eval, rng.generator("eval", low.task.seed, 12, device=dev))]))[0].cpu().numpy()
-k = np.arange(P.n_ex)
-fig = figure_shots(by_shot, by_shot_low, best.task.n_id, low.task.n_id, P.p)
-ch.savefig(fig, "accuracy_vs_shots")
-plt.show()
+by_shot_low = accuracy_by_shot(low.model, shot_sequences(low, "ood_train", 4 * P.n_eval, 12, dev))[0].cpu().numpy()
+ch.show(figure_shots(by_shot, by_shot_low, best.task.n_id, low.task.n_id, P.p), "accuracy_vs_shots")
 rise = float(by_shot["ood_train"][-1] - by_shot["ood_train"][1])
 ch.ledger.add("3", "Accuracy on unseen tasks rises with the number of in-context examples", rise, above(0.3),
               expected_at=("cpu", "gpu"),
               detail=f"o.o.d. accuracy after {P.n_ex - 1} shots minus after 1 shot "
                      f"({by_shot['ood_train'][1]:.2f} → {by_shot['ood_train'][-1]:.2f})",
               source="He et al. 2024: ≈ 3 % at 0 shots, 43 % at 4, 80 % at 8, 91–96 % from ≈ 11 (p = 29)")
-display(Markdown("| shots | " + " | ".join(str(i) for i in k) + " |\n|---|" + "---|" * len(k) + "\n"
-                 + "| o.o.d. accuracy | " + " | ".join(f"{v:.2f}" for v in by_shot["ood_train"]) + " |"))
+ch.table(["shots", *range(P.n_ex)], [["o.o.d. accuracy", *(f"{v:.2f}" for v in by_shot["ood_train"])]])
 
 # %% [markdown]
 # ## Inside the model: ratio matching
@@ -248,9 +227,7 @@ few = rm[(rm[:, 0] >= 1) & (rm[:, 0] <= K_FEW)]
 rm_gap = float(np.nanmean(few[:, 2] - few[:, 3]))
 k_grid = K_FEW  # the query grid: one context of k examples of an unseen task, every (x, y) as the query
 qg = query_grid(best.model, best.task, seqs[0, 0, : 3 * k_grid])
-fig = figure_ratio_matching(rm, qg)
-ch.savefig(fig, "ratio_matching")
-plt.show()
+ch.show(figure_ratio_matching(rm, qg), "ratio_matching")
 ch.ledger.add("4", "Interpretability: with few shots the model is right far more often where ratio matching applies",
               rm_gap, above(0.1), expected_at=("cpu", "gpu"),
               detail=f"accuracy where the oracle applies minus where it does not, mean over 1–{K_FEW} shots, "
@@ -262,19 +239,7 @@ ch.ledger.add("4", "Interpretability: with few shots the model is right far more
 # modulo $p$ tends to place the numbers on circles.
 
 # %%
-W = best.model.wte[0].detach().cpu()
-W = W - W.mean(0)
-U, S, _ = torch.linalg.svd(W, full_matrices=False)
-pc = (U[:, :2] * S[:2]).numpy()
-fig, ax = plt.subplots(figsize=(4.6, 4.2))
-ax.scatter(pc[:, 0], pc[:, 1], c=np.arange(P.p), cmap="twilight", s=60)
-for i, (u, v) in enumerate(pc):
-    ax.annotate(str(i), (u, v), textcoords="offset points", xytext=(4, 4))
-ax.set_xlabel(f"PC 1 ({S[0] ** 2 / (S ** 2).sum():.0%} of variance)")
-ax.set_ylabel(f"PC 2 ({S[1] ** 2 / (S ** 2).sum():.0%})")
-ax.set_title("token embeddings")
-ch.savefig(fig, "embeddings_pca")
-plt.show()
+ch.show(figure_embeddings(best.model, P.p), "embeddings_pca")
 
 # %% [markdown]
 # ## Deeper models: transient o.o.d. generalisation (`gpu`)
@@ -287,19 +252,11 @@ if P.deep_layers:
     st, acc = deep.curve("ood_test")
     peak = float(np.max(acc))
     drop = peak - float(acc[-1])
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for k_, c in zip(EVAL_SETS, PALETTE):
-        ax.plot(*deep.curve(k_), "o-", ms=3, color=c, label=k_.replace("_", " "))
-    ax.set_xlabel("training step")
-    ax.set_ylabel("last-shot accuracy")
-    ax.set_title(f"depth {P.deep_layers}, n_i.d. = {best_pt[0]}, α = {best_pt[1]:g}")
-    ax.legend()
-    ch.savefig(fig, "deep_model")
-    plt.show()
+    ch.show(figure_depth({f"depth {P.deep_layers}": deep}, P.p), "deep_model")
     detail = f"peak o.o.d.-test accuracy {peak:.2f} at step {st[int(np.argmax(acc))]}, final {acc[-1]:.2f}"
 else:
     drop, detail = float("nan"), f"not run at `{P.profile}` (deep_layers = 0)"
-    display(Markdown(f"*Not run at this profile (`{P.profile}`): set `deep_layers` or use the `gpu` profile.*"))
+    ch.md(f"*Not run at this profile (`{P.profile}`): set `deep_layers` or use the `gpu` profile.*")
 ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, then decline)", drop, above(0.05),
               expected_at=("gpu",), detail=detail, source="He et al. 2024: early stopping needed in deeper models")
 
@@ -430,4 +387,3 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 
 # %% tags=["remove-input"]
 ch.finish()
-display(Markdown(f"This page took {ch.elapsed():.0f} s to compute."))

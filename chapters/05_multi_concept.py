@@ -27,16 +27,11 @@
 # claim on it. Where our model or our measurements could differ from the paper's, the chapter says so.
 
 # %% tags=["remove-cell"]
-import math
-
-import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
-from myst_nb import glue
 
-from iclbook.analysis.concept_probes import log_eps_slope
 from iclbook.claims import above, below
-from iclbook.experiments.multi_concept import EPS, ConceptExperiment, at_step, eps_steps, series
+from iclbook.experiments.multi_concept import (EPS, ConceptExperiment, batch_rows, efficiency, efficiency_rows,
+                                               ood_rows, ood_summary, series, summarise, sweep_rows)
 from iclbook.experiments.multi_concept_figures import (figure_batch_noise, figure_data_model, figure_dynamics,
                                                        figure_efficiency, figure_init_sign, figure_mlp_weights,
                                                        figure_ood, figure_sweeps)
@@ -73,12 +68,10 @@ seed = None
 
 # %% tags=["remove-input"]
 P = ch.resolve(globals())
-display(Markdown(ch.describe()))
+ch.md(ch.describe())
 dev = ch.device
 X = ConceptExperiment.from_params(P, ch.store, dev)  # the setting, and where its runs are stored
-RESOLUTION = X.resolution  # errors below this are not resolved by the test set
 seed_list = rng.member_seeds(P.seed, P.seeds)  # each run's dictionary, init, batches, test set
-make_task, model_cfg, eval_sets, run, rate_fit = X.task, X.model_cfg, X.eval_sets, X.run, X.rate_fit
 
 # %% [markdown]
 # ## The data model
@@ -107,12 +100,9 @@ make_task, model_cfg, eval_sets, run, rate_fit = X.task, X.model_cfg, X.eval_set
 # The picture shows the dictionary's Gram matrix, a few words written in the concept basis, and one prompt.
 
 # %%
-task = make_task()
+task = X.task()
 dic0 = make_dictionary(task, rng.generator("tasks", seed_list[0], device=dev))
-ex = sample(task, dic0, 1, rng.generator("eval", P.seed, 0, device=dev))
-fig = figure_data_model(task, dic0, ex)
-ch.savefig(fig, "data_model")
-plt.show()
+ch.show(figure_data_model(task, dic0, sample(task, dic0, 1, rng.generator("eval", P.seed, 0, device=dev))), "data_model")
 
 # %% [markdown]
 # Left: the two features of a concept overlap ($\langle a_k^+, a_k^-\rangle = 0.36$), features of different concepts
@@ -140,12 +130,10 @@ plt.show()
 # %%
 main = X.run_seeds(seed_list)  # on the executor (ICLBOOK_EXECUTOR), then read back from the store
 bayes = bayes_error(P.L, P.eta)
-fits = {s: rate_fit(r[1]) for s, r in main.items()}
-fits_raw = {s: rate_fit(r[1], envelope=False) for s, r in main.items()}  # the same fit on the raw curve, for reference
-glue("n_seeds", P.seeds, display=False)
-glue("eval_every", P.eval_every, display=False)
-glue("dense_until", P.dense_until, display=False)
-glue("n_test", P.n_test, display=False)
+rf = X.rate_fits(main)  # per seed, the exponential fit to the clean error's envelope; medians (and the raw curve's R²)
+fits = rf.fits
+ch.glue(n_seeds=P.seeds, eval_every=P.eval_every, dense_until=P.dense_until, n_test=P.n_test, steps=P.steps,
+        variant_steps=P.variant_steps, eta=f"{bayes:g}")
 
 # %% [markdown]
 # Look for a plateau at error one half, then a short and steep descent to the Bayes error; on the log scale the
@@ -156,75 +144,46 @@ glue("n_test", P.n_test, display=False)
 # %%
 s0 = seed_list[0]
 model0, res0, dic0, _ = main[s0]
-fig = figure_dynamics(main, fits[s0], bayes, P.n_test)
-ch.savefig(fig, "training_dynamics")
-plt.show()
+ch.show(figure_dynamics(main, fits[s0], bayes, P.n_test), "training_dynamics")
 
 # %% [markdown]
 # The final MLP weights, as products $s_r\, w_r^\top f$ with every dictionary direction $f$ (neurons sorted by their
 # read-out sign $s_r$), show where the learned weight sits.
 
 # %%
-fig = figure_mlp_weights(model0, dic0, P.K)
-ch.savefig(fig, "mlp_weights")
-plt.show()
+ch.show(figure_mlp_weights(model0, dic0, P.K), "mlp_weights")
 
 # %%
-final = {s: {k: float(series(r, k)[-1]) for k in ("test_err", "test_err_clean", "test_correct_attn", "attn_specific",
-                                                  "attn_complement", "attn_noise", "mlp_specific", "mlp_complement",
-                                                  "mlp_noise")} for s, (_, r, _, _) in main.items()}
-attn0 = float(np.median([series(r, "test_correct_attn")[0] for _, r, _, _ in main.values()]))
-med = {k: float(np.median([f[k] for f in final.values()])) for k in final[s0]}
-rates = np.array([f["rate"] for f in fits.values()])
-r2s = np.array([f["r2"] for f in fits.values()])
-max_clean = max(f["test_err_clean"] for f in final.values())
-
-
-def ratio(a: float, b: float) -> float:
-    """a / b, with a zero denominator giving inf (a > 0) or nan (a ≤ 0): e.g. σ_ξ = 0 leaves no noise direction."""
-    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
-
-
-attn_ratio = min(ratio(f["attn_specific"], max(f["attn_complement"], f["attn_noise"])) for f in final.values())
-mlp_ratio = min(ratio(f["mlp_specific"], max(f["mlp_complement"], f["mlp_noise"])) for f in final.values())
-growth = min(ratio(series(r, "mlp_specific")[-1], series(r, "mlp_specific")[0]) for _, r, _, _ in main.values())
-glue("rate", f"{np.median(rates):.3f}", display=False)
-glue("efold", f"{1 / np.median(rates):.0f}", display=False)
-glue("r2", f"{np.median(r2s):.2f}", display=False)
-glue("fit_n", f"{int(np.median([f['n'] for f in fits.values()]))}", display=False)
-r2_raw = float(np.median([f["r2"] for f in fits_raw.values()]))
-glue("r2_raw", f"{r2_raw:.2f}", display=False)
-glue("r2_verdict", "clears the ledger's 0.9" if np.median(r2s) > 0.9 else
-     "stays below the ledger's 0.9: at this profile we do not reproduce a clean exponential law (claim 1b)",
-     display=False)
-glue("final_err", f"{med['test_err']:.3f}", display=False)
-glue("max_clean", f"{max_clean:.4f}", display=False)
-glue("attn0", f"{attn0:.2f}", display=False)
-glue("attn1", f"{med['test_correct_attn']:.3f}", display=False)
-glue("prods", f"attention {med['attn_specific']:.2f} / {med['attn_complement']:.2f} / {med['attn_noise']:.3f}, "
-     f"MLP {med['mlp_specific']:.2f} / {med['mlp_complement']:.2f} / {med['mlp_noise']:.2f}", display=False)
+sm = summarise(main)  # final values per seed, medians, and the weight-feature ratios of claims 3a/3b
+med, attn0, max_clean = sm.median, sm.attn0, sm.max_clean
+ch.glue(rate=f"{rf.rate:.3f}", efold=f"{1 / rf.rate:.0f}", r2=f"{rf.r2:.2f}", fit_n=f"{rf.n}", r2_raw=f"{rf.r2_raw:.2f}",
+        r2_verdict="clears the ledger's 0.9" if rf.r2 > 0.9 else
+        "stays below the ledger's 0.9: at this profile we do not reproduce a clean exponential law (claim 1b)",
+        final_err=f"{med['test_err']:.3f}", max_clean=f"{max_clean:.4f}", attn0=f"{attn0:.2f}",
+        attn1=f"{med['test_correct_attn']:.3f}",
+        prods=f"attention {med['attn_specific']:.2f} / {med['attn_complement']:.2f} / {med['attn_noise']:.3f}, "
+        f"MLP {med['mlp_specific']:.2f} / {med['mlp_complement']:.2f} / {med['mlp_noise']:.2f}")
 
 ch.ledger.add("1a", "The 0-1 error reaches the Bayes error: clean (noiseless) test error ≈ 0 at the end",
               max_clean, below(0.005),
               detail=f"largest final clean error over {P.seeds} seeds; observed error {med['test_err']:.3f} vs "
                      f"Bayes {bayes:g}", source="Bu et al. 2024: Bayes-optimal test error")
 ch.ledger.add("1b", "Exponential convergence: log(clean error) falls on a straight line in the step count",
-              float(np.median(r2s)), above(0.9), expected_at=("cpu", "gpu"),
+              rf.r2, above(0.9), expected_at=("cpu", "gpu"),
               detail=f"median R² over {P.seeds} seeds of the log-linear fit to the envelope max_(s≥t) clean error "
-                     f"(raw curve: R² {r2_raw:.2f}); rate {np.median(rates):.3f}/step "
-                     f"(e-folding {1 / np.median(rates):.0f} steps), ~{int(np.median([f['n'] for f in fits.values()]))}"
+                     f"(raw curve: R² {rf.r2_raw:.2f}); rate {rf.rate:.3f}/step "
+                     f"(e-folding {1 / rf.rate:.0f} steps), ~{rf.n}"
                      " points per fit", source="Bu et al. 2024: the 0-1 loss converges exponentially fast")
 ch.ledger.add("2", "The attention puts its mass on the label-informative (same-sign) demonstrations",
-              med["test_correct_attn"], above(0.9),
-              detail=f"median final correct attention on test prompts (at init {attn0:.2f})",
+              med["test_correct_attn"], above(0.9), detail=f"median final correct attention on test prompts (at init {attn0:.2f})",
               source="Bu et al. 2024, simulations: the correct attention weight → 1")
 ch.ledger.add("3a", "Attention weights align with the task concept's features, not complement or noise",
-              attn_ratio, above(2.0),
-              detail="min over seeds of specific / max(complement, noise) product of ΔW_KQ",
+              sm.attn_ratio, above(2.0), detail="min over seeds of specific / max(complement, noise) product of ΔW_KQ",
               source="Bu et al. 2024, simulations: weight-feature products")
 ch.ledger.add("3b", "MLP weights align with the label features, not complement or noise (and grew from init)",
-              mlp_ratio, above(2.0),
-              detail=f"min over seeds of specific / max(complement, noise); specific grew ≥ {growth:.0f}× from init")
+              sm.mlp_ratio, above(2.0),
+              detail="min over seeds of specific / max(complement, noise); specific grew "
+                     f"≥ {sm.growth:.0f}× from init")
 
 # %% [markdown]
 # At the end of training the observed test error is {glue:text}`final_err` against a Bayes error of $\eta$, and the
@@ -262,33 +221,22 @@ ch.ledger.add("3b", "MLP weights align with the label features, not complement o
 
 # %%
 small_batch = max(P.batch // 4, 1)
-small = {s: run(s, batch=small_batch, probes=False, tag=f"batch {small_batch}", n_steps=P.steps)[1]
-         for s in seed_list}
-fits_small = {s: rate_fit(r) for s, r in small.items()}
-fig = figure_batch_noise({s: main[s][1] for s in seed_list}, small, P.batch, small_batch, P.K, P.n_test, P.steps)
-ch.savefig(fig, "batch_noise")
-plt.show()
+small = {s: X.run(s, batch=small_batch, probes=False, tag=f"batch {small_batch}", n_steps=P.steps)[1] for s in seed_list}
+fits_small = {s: X.rate_fit(r) for s, r in small.items()}
+ch.show(figure_batch_noise({s: r[1] for s, r in main.items()}, small, P.batch, small_batch, P.K, P.n_test, P.steps),
+        "batch_noise")
 
 
-def _rates(f: dict) -> str:
-    v = [x["rate"] for x in f.values()]
-    return f"{min(v):.4f}–{max(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}"
+ch.table(["batch", "prompts per concept", "rate per step (min–max over seeds)", "R² of the envelope fit, per seed",
+          "steps to clean error 0.01, per seed"],
+         batch_rows([(P.batch, fits, [r[1] for r in main.values()]), (small_batch, fits_small, list(small.values()))],
+                    P.K))
 
-
-display(Markdown("| batch | prompts per concept | rate per step (min–max over seeds) | R² of the envelope fit, per seed "
-                 "| steps to clean error 0.01, per seed |\n|---|---|---|---|---|\n"
-                 + "\n".join(f"| {b} | {b / P.K:.0f} | {_rates(f)} | "
-                             + ", ".join(f"{x['r2']:.2f}" for x in f.values()) + " | "
-                             + ", ".join(f"{eps_steps(r)[4]:.0f}" for r in rr) + " |"
-                             for b, f, rr in ((P.batch, fits, [main[s][1] for s in seed_list]),
-                                              (small_batch, fits_small, list(small.values()))))))
-
-r2_big, r2_small = np.median(r2s), np.median([x["r2"] for x in fits_small.values()])
-glue("batch_verdict", (f"the main batch's envelope fits are straighter than the quarter batch's (median R² "
+r2_big, r2_small = rf.r2, np.median([x["r2"] for x in fits_small.values()])
+ch.glue(batch_verdict=(f"the main batch's envelope fits are straighter than the quarter batch's (median R² "
                        f"{r2_big:.2f} against {r2_small:.2f})") if r2_big > r2_small else
-     (f"the quarter batch's envelope fits are not less straight than the main batch's (median R² {r2_small:.2f} "
-      f"against {r2_big:.2f}), so at this profile the comparison does not show the effect seen in our pilots"),
-     display=False)
+        (f"the quarter batch's envelope fits are not less straight than the main batch's (median R² {r2_small:.2f} "
+         f"against {r2_big:.2f}), so at this profile the comparison does not show the effect seen in our pilots"))
 
 # %% [markdown]
 # In this run {glue:text}`batch_verdict`. The ledger's claims 1b and 5 are read from the main runs only.
@@ -308,46 +256,30 @@ glue("batch_verdict", (f"the main batch's envelope fits are straighter than the 
 #
 # The controls: the same MLP without attention, which sees only the query and therefore cannot know the polarity
 # (expected error one half), and the linear-attention variant. All errors are against the observed target, whose
-# Bayes error is $\eta$ on every set (the demonstrations are noiseless, so any $L \ge 1$ determines $p$).
+# Bayes error is $\eta$ = {glue:text}`eta` on every set (the demonstrations are noiseless, so any $L \ge 1$ determines
+# $p$). In brackets the table gives the clean (noiseless-target) error, whose floor is 0. Models evaluated on one set
+# see the same prompts and label flips, so models with zero clean error show the same observed error.
 
 # %%
-ctrl_model, ctrl_res, ctrl_dic, _ = run(s0, attention="none", probes=False, tag="no-context control")
-lin_model, lin_res, lin_dic, _ = run(s0, attention="linear", tag="linear attention")
-in_dist, ood = X.ood_results({s: main[s] for s in seed_list}, (ctrl_model, ctrl_dic), (lin_model, lin_dic),
-                              P.L_test, P.seed)
-rows = []
-for name, r in [("in distribution", in_dist), *ood.items()]:
-    errs = [x["err"] for x in r["model"]]
-    clean = max(x["err_clean"] for x in r["model"])
-    attn = np.median([x["correct_attn"] for x in r["model"]])
-    rows.append(f"| {name} | {np.median(errs):.3f} (max {max(errs):.3f}) | {clean:.4f} | {attn:.3f} "
-                f"| {r['linear']['err']:.3f} ({r['linear']['err_clean']:.4f}) | {r['control']['err']:.3f} |")
-display(Markdown(f"Bayes error η = {bayes:g} on every set; in brackets the clean (noiseless-target) error, "
-                 "whose floor "
-                 "is 0. Models evaluated on one set see the same prompts and label flips, so models with zero clean "
-                 "error show the same observed error.\n\n| test set | softmax model: error, median over seeds | "
-                 "its largest clean error | correct attention | linear attention | no-context control |\n"
-                 "|---|---|---|---|---|---|\n" + "\n".join(rows)))
+ctrl_model, _, ctrl_dic, _ = X.run(s0, attention="none", probes=False, tag="no-context control")
+lin_model, lin_res, lin_dic, _ = X.run(s0, attention="linear", tag="linear attention")
+in_dist, ood = X.ood_results(main, (ctrl_model, ctrl_dic), (lin_model, lin_dic), P.L_test, P.seed)
+ch.table(["test set", "softmax model: error, median over seeds", "its largest clean error", "correct attention",
+          "linear attention", "no-context control"], ood_rows(in_dist, ood))
 
 # %% [markdown]
 # Look for the softmax model's error staying at $\eta$ on every set while the no-context control stays at one half.
 
 # %%
-fig = figure_ood(in_dist, ood, bayes, P.L, P.L_test)
-ch.savefig(fig, "ood")
-plt.show()
+ch.show(figure_ood(in_dist, ood, bayes, P.L, P.L_test), "ood")
 
-ood_excess = max(max(x["err"] for x in r["model"]) - bayes for r in ood.values())
-ctrl_min = min(r["control"]["err"] for r in [in_dist, *ood.values()])
-worst = max(ood, key=lambda n: max(x["err"] for x in ood[n]["model"]))
+ood_excess, worst, ctrl_min = ood_summary(in_dist, ood, bayes)
 ch.ledger.add("4a", "Out of distribution (length, skew, switched features, unseen combinations) the error stays "
               "near the Bayes limit", ood_excess, below(0.03),
               detail=f"largest error − Bayes over {len(ood)} shifted sets and {P.seeds} seeds (worst: {worst})",
               source="Bu et al. 2024: OOD guarantees")
 ch.ledger.add("4b", "A model that cannot read its context fails", ctrl_min, above(0.4),
               detail="smallest error of the no-context MLP over all test sets (chance = 0.5)")
-glue("ood_excess", f"{ood_excess:.3f}", display=False)
-glue("ctrl_min", f"{ctrl_min:.2f}", display=False)
 
 # %% [markdown]
 # On the shifted sets the softmax model's error exceeds the Bayes error by at most {glue:text}`ood_excess`; the
@@ -374,30 +306,12 @@ glue("ctrl_min", f"{ctrl_min:.2f}", display=False)
 
 # %%
 g_ratio = X.gradient_ratio(s0, task, dic0)  # first-gradient norm, logistic / MSE
-lr_matched = P.lr * g_ratio
-variants = {
-    "softmax + logistic (main)": [main[s][1] for s in seed_list],
-    f"softmax + MSE, lr {P.lr:g}": [run(s0, loss="mse", probes=False, tag="MSE")[1]],
-    f"softmax + MSE, lr {lr_matched:.3g} (gradient-matched)": [run(s0, loss="mse", lr=lr_matched, probes=False,
-                                                                   tag="MSE matched")[1]],
-    "linear attention + logistic": [lin_res],
-}
-eff = {}
-for name, results in variants.items():
-    n_eps = np.array([eps_steps(r) for r in results])  # (runs, eps)
-    laws = [log_eps_slope(EPS, n) for n in n_eps]
-    eff[name] = {"n_eps": n_eps, "slope": float(np.median([x["slope"] for x in laws])),
-                 "r2": float(np.median([x["r2"] for x in laws])),
-                 "final_clean": float(np.median([at_step(r, "test_err_clean", P.variant_steps) for r in results]))}
+variants = X.loss_variants(main, lin_res, g_ratio)  # name → runs: main, MSE at lr and gradient-matched, linear
+eff = efficiency(variants, P.variant_steps)  # steps to each ε, and the law's slope and R², per variant
 
-fig = figure_efficiency(eff, variants, P.n_test, s0)
-ch.savefig(fig, "efficiency")
-plt.show()
+ch.show(figure_efficiency(eff, variants, P.n_test, s0), "efficiency")
 
-display(Markdown("| model | steps per nat (slope) | R² | steps to ε = 0.01 | final clean error |\n"
-                 "|---|---|---|---|---|\n"
-                 + "\n".join(f"| {n} | {e['slope']:.1f} | {e['r2']:.2f} | {np.median(e['n_eps'][:, 4]):.0f} | "
-                             f"{e['final_clean']:.4f} |" for n, e in eff.items())))
+ch.table(["model", "steps per nat (slope)", "R²", "steps to ε = 0.01", "final clean error"], efficiency_rows(eff))
 main_eff = eff["softmax + logistic (main)"]
 ch.ledger.add("5", "Efficiency: the steps to reach error ε grow linearly in log(1/ε)", main_eff["r2"], above(0.9),
               expected_at=("cpu", "gpu"),
@@ -405,19 +319,18 @@ ch.ledger.add("5", "Efficiency: the steps to reach error ε grow linearly in log
                      f"{main_eff['slope']:.1f} steps/nat (MSE gradient-matched "
                      f"{eff[list(eff)[2]]['slope']:.1f}, linear attention {eff[list(eff)[3]]['slope']:.1f})",
               source="Bu et al. 2024: Bayes-optimal error after a logarithmic number of iterations")
-glue("g_ratio", f"{1 / g_ratio:.1f}", display=False)
-glue("slope_main", f"{main_eff['slope']:.1f}", display=False)
-glue("r2_eff", f"{main_eff['r2']:.2f}", display=False)
-glue("r2_eff_verdict", "so the law holds by this test" if main_eff["r2"] > 0.9 else
-     "so at this profile the linear law is **not reproduced** (claim 5): the staircase of the error curve, one "
-     "concept after another, bends the steps-to-ε curve", display=False)
-fair = [n for n in eff if n != f"softmax + MSE, lr {P.lr:g}"]  # the same-lr MSE run takes 4× larger steps
-fastest = min(fair, key=lambda n: eff[n]["slope"])
-glue("eff_verdict", "the main model has the smallest slope of the three fair comparisons "
-     "(main, gradient-matched MSE, linear attention)" if fastest == "softmax + logistic (main)"
-     else f"the smallest slope is that of *{fastest}* ({eff[fastest]['slope']:.1f} steps per nat), not the main "
-     "model's, so this experiment does not show an efficiency advantage of softmax attention with the "
-     "cross-entropy loss over these variants", display=False)
+ch.glue(ood_excess=f"{ood_excess:.3f}", ctrl_min=f"{ctrl_min:.2f}", g_ratio=f"{1 / g_ratio:.1f}",
+        slope_main=f"{main_eff['slope']:.1f}", r2_eff=f"{main_eff['r2']:.2f}",
+        r2_eff_verdict="so the law holds by this test" if main_eff["r2"] > 0.9 else
+        "so at this profile the linear law is **not reproduced** (claim 5): the staircase of the error curve, one "
+        "concept after another, bends the steps-to-ε curve")
+# the fair comparisons leave out the same-lr MSE run, which takes 4× larger steps
+fastest = min((n for n in eff if n != f"softmax + MSE, lr {P.lr:g}"), key=lambda n: eff[n]["slope"])
+ch.glue(eff_verdict="the main model has the smallest slope of the three fair comparisons "
+        "(main, gradient-matched MSE, linear attention)" if fastest == "softmax + logistic (main)"
+        else f"the smallest slope is that of *{fastest}* ({eff[fastest]['slope']:.1f} steps per nat), not the main "
+        "model's, so this experiment does not show an efficiency advantage of softmax attention with the "
+        "cross-entropy loss over these variants")
 
 # %% [markdown]
 # For the main model the steps to $\varepsilon$ follow $\log(1/\varepsilon)$ with median $R^2$ =
@@ -435,19 +348,16 @@ glue("eff_verdict", "the main model has the smallest slope of the three fair com
 # positive multiple of the identity scores a demonstration by its similarity to the query, which favours copying.
 
 # %%
-side = {f"W_KQ = {k:g}·I": res0 if k == P.kq_init else run(s0, kq_init=k, tag=f"kq_init {k:g}")[1]
-        for k in (P.kq_init, 0.0, -P.kq_init)}
-fig = figure_init_sign(side, bayes)
-ch.savefig(fig, "kq_init_sign")
-plt.show()
+side = X.init_sign_runs(s0, res0)  # W_KQ = +, 0 and − kq_init·I (the + run is the main one)
+ch.show(figure_init_sign(side, bayes), "kq_init_sign")
 side_final = {n: (float(series(r, "test_err")[-1]), float(series(r, "test_correct_attn")[-1])) for n, r in side.items()}
-(e_pos, a_pos), (e_zero, a_zero), (e_neg, a_neg) = side_final.values()
-glue("side_zero", f"the zero initialisation ends at error {e_zero:.3f} and correct attention {a_zero:.3f}"
-     + (" — still on the plateau" if e_zero > 0.4 else ""), display=False)
-glue("side_neg", f"the negative one ends at error {e_neg:.3f} with correct attention {a_neg:.3f}"
-     + (" — the anti-copying solution" if a_neg < 0.2 and e_neg < bayes + 0.03 else ""), display=False)
-display(Markdown("| initialisation | final test error | final correct attention |\n|---|---|---|\n"
-                 + "\n".join(f"| {n} | {e:.3f} | {a:.3f} |" for n, (e, a) in side_final.items())))
+_, (e_zero, a_zero), (e_neg, a_neg) = side_final.values()
+ch.glue(side_zero=f"the zero initialisation ends at error {e_zero:.3f} and correct attention {a_zero:.3f}"
+        + (" — still on the plateau" if e_zero > 0.4 else ""),
+        side_neg=f"the negative one ends at error {e_neg:.3f} with correct attention {a_neg:.3f}"
+        + (" — the anti-copying solution" if a_neg < 0.2 and e_neg < bayes + 0.03 else ""))
+ch.table(["initialisation", "final test error", "final correct attention"],
+         [[n, f"{e:.3f}", f"{a:.3f}"] for n, (e, a) in side_final.items()])
 
 # %% [markdown]
 # After {glue:text}`variant_steps` steps, {glue:text}`side_zero`; {glue:text}`side_neg` (the positive
@@ -464,21 +374,15 @@ display(Markdown("| initialisation | final test error | final correct attention 
 # {glue:text}`variant_steps` steps; the table's final error and attention are read at that step for the main run too.
 
 # %%
-glue("steps", P.steps, display=False)
-glue("variant_steps", P.variant_steps, display=False)
 
 sweeps = {"|S|": ("S", P.S_grid), "σ_ξ": ("sigma_xi", P.sigma_grid), "L": ("L", P.L_grid)}
 sweep_out = X.knob_sweeps(main[s0][1], s0, sweeps)
 if sweep_out:
-    fig = figure_sweeps(sweep_out)
-    ch.savefig(fig, "sweeps")
-    plt.show()
-    display(Markdown("| knob | value | rate / step | R² | steps to 0.01 | final clean error | correct attention |\n"
-                     "|---|---|---|---|---|---|---|\n" + "\n".join(
-                         f"| {k} | {v:g} | {o['rate']:.3f} | {o['r2']:.2f} | {o['n01']:.0f} | {o['final_clean']:.4f} "
-                         f"| {o['attn']:.3f} |" for (k, v), o in sweep_out.items())))
+    ch.show(figure_sweeps(sweep_out), "sweeps")
+    ch.table(["knob", "value", "rate / step", "R²", "steps to 0.01", "final clean error", "correct attention"],
+             sweep_rows(sweep_out))
 else:
-    display(Markdown("*The sweeps are not run at this profile (`ci`); run the chapter at `cpu` or `gpu`.*"))
+    ch.md("*The sweeps are not run at this profile (`ci`); run the chapter at `cpu` or `gpu`.*")
 
 # %% [markdown]
 # ## Where this chapter differs from the paper
@@ -506,4 +410,3 @@ else:
 
 # %% tags=["remove-input"]
 ch.finish()
-display(Markdown(f"This page took {ch.elapsed():.0f} s to compute."))

@@ -12,7 +12,7 @@ papermill parameter (``-p dd 16``) from a declared one and stop with a clear mes
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import torch
 
@@ -72,6 +72,32 @@ class ChapterRun:
     def savefig(self, fig, name: str) -> None:
         plotting.savefig(fig, self.out, name)
 
+    def show(self, fig, name: str) -> None:
+        """Save a figure among the chapter's outputs, then draw it in the page."""
+        import matplotlib.pyplot as plt
+
+        self.savefig(fig, name)
+        plt.show()
+
+    @staticmethod
+    def glue(**values: Any) -> None:
+        """Glue values for the prose (``{glue:text}`name```) without showing them where they are computed."""
+        from myst_nb import glue
+
+        for name, value in values.items():
+            glue(name, value, display=False)
+
+    @staticmethod
+    def md(text: str) -> None:
+        """Show Markdown in the page."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+
+    def table(self, header: Sequence[str], rows: Iterable[Sequence[Any]], note: str = "") -> None:
+        """Show a Markdown table (cells already formatted), after an optional note."""
+        self.md(markdown_table(header, rows, note))
+
     def finish(self) -> None:
         """Save ``claims.json``, glue the claims for the prose, and show the ledger."""
         self.ledger.provenance = provenance(self.P.as_dict(), self.P.profile, self.device, self.threads,
@@ -79,9 +105,17 @@ class ChapterRun:
         self.ledger.save(self.out / "claims.json")
         self.ledger.glue()
         self.ledger.show()
+        self.md(f"This page took {self.elapsed():.0f} s to compute.")
 
     def elapsed(self) -> float:
         return time.time() - self.t0
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], note: str = "") -> str:
+    """A Markdown table; ``note`` (if any) goes before it as its own paragraph."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return (note + "\n\n" if note else "") + "\n".join(lines)
 
 
 def open_chapter(chapter_id: str, namespace: dict[str, Any]) -> ChapterRun:

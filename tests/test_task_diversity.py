@@ -1,4 +1,5 @@
 """The chapter-2 sweep: probe sets and baselines, checkpoint evaluations per member, both training paths, LLC."""
+import dataclasses
 import math
 
 import numpy as np
@@ -48,12 +49,12 @@ def test_calibrated_llc_takes_the_largest_finite_step_size_and_marks_divergence(
     P = make_probes(CFG, "cpu")
     runs = train_sweep(CFG, Store(tmp_path / "s"), "cpu", P, batched=True)
     sgld = SGLDConfig(chains=2, burn_in=2, draws=30, batch_size=4)
-    llc, eps = calibrated_llc(CFG, runs, Store(tmp_path / "llc"), sgld, n=16, eps_grid=(1e-4, 1e6))
-    assert eps == 1e-4 and not any(v["diverged"] for v in llc.values())
+    llc, chosen = calibrated_llc(CFG, runs, Store(tmp_path / "llc"), sgld, n=16, eps_grid=(1e-4, 1e6))
+    assert chosen == dataclasses.replace(sgld, eps=1e-4) and not any(v["diverged"] for v in llc.values())
     assert all(math.isfinite(v["llc"]) and v["eps"] == 1e-4 for v in llc.values())
     # nothing on the grid holds: every M is "not estimated" (λ̂ = nan), and nothing raises
-    llc, eps = calibrated_llc(CFG, runs, Store(tmp_path / "llc2"), sgld, n=16, eps_grid=(1e6,))
-    assert eps == 1e6 and all(v["diverged"] and math.isnan(v["llc"]) for v in llc.values())
+    llc, chosen = calibrated_llc(CFG, runs, Store(tmp_path / "llc2"), sgld, n=16, eps_grid=(1e6,))
+    assert chosen.eps == 1e6 and all(v["diverged"] and math.isnan(v["llc"]) for v in llc.values())
     # the grid is part of the cache key: the same ε under another grid is its own entry
     store = Store(tmp_path / "llc3")
     calibrated_llc(CFG, runs, store, sgld, n=16, eps_grid=(1e-4,))

@@ -280,87 +280,67 @@ def merge(rs: list[dict]) -> dict:
     return {k: torch.cat([r[k] for r in rs]) if isinstance(rs[0][k], torch.Tensor) else [r[k] for r in rs]
             for k in rs[0]}
 
-
-# -- figures ---------------------------------------------------------------------------------------------------------
-def figure_pretraining(results: dict, K: int, n_labels: int):
-    """Final label accuracy against the number of demonstrations per seed, and ZS / many-demonstration accuracy
-    during pretraining (``results``: seed → training record)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for s, res in results.items():
-        st, acc = res.eval_series("acc")
-        acc = np.array(acc)
-        axes[0].plot(np.arange(K + 1), acc[-1], "o-", ms=3, label=f"seed {s}")
-        axes[1].plot(st, acc[:, 0], ":", label=f"ZS, seed {s}")
-        axes[1].plot(st, acc[:, K // 2:].mean(1), "-", label=f"≥ {K // 2} demos, seed {s}")
-    for ax in axes:
-        ax.axhline(1 / n_labels, color="grey", lw=0.8, ls="--", label="chance")
-    axes[0].set_xlabel("demonstrations before the query $k$")
-    axes[0].set_ylabel("label accuracy")
-    axes[0].legend(fontsize=8)
-    axes[1].set_xlabel("pretraining step")
-    axes[1].set_ylabel("label accuracy")
-    axes[1].legend(fontsize=8)
-    return fig
+# -- what the tables and the ledger read -----------------------------------------------------------------------------
+KINDS = {"trained": "trained", "random": "no training", "emb": "trained embeddings"}  # the model and its controls
+METRICS = {"sim_aou_norm": "SimAOU_norm", "sim_aou": "SimAOU", "sim_am": "SimAM", "sim_am_delta": "SimAM_Δ"}
+PAPER = {"sim_aou_norm": (0.19, 0.28), "sim_aou": (0.10, 0.17), "sim_am_delta": (0.27, 0.34), "sim_am": (0.44, 0.28)}
 
 
-def figure_control_depth(depths: list[int], probe: np.ndarray, trained_aou: float, n_layer: int):
-    """SimAOU (GD) of random-weight models against their depth (``probe``: depths × seeds), and the trained
-    model's."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.errorbar(depths, probe.mean(1), yerr=probe.std(1) if probe.shape[1] > 1 else None, marker="o", capsize=3,
-                label="random weights")
-    ax.axhline(trained_aou, color="C3", ls="--", label=f"trained model ({n_layer} layers)")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(depths, [str(d) for d in depths])
-    ax.set_xlabel("depth of the random-weight model (layers)")
-    ax.set_ylabel("SimAOU (GD), layer-averaged")
-    ax.legend(fontsize=8)
-    return fig
+def pm(x: np.ndarray) -> str:
+    """Mean ± standard deviation over seeds (one seed: its value)."""
+    return f"{x.mean():.3f} ± {x.std():.3f}" if len(x) > 1 else f"{x.mean():.3f}"
 
 
-def figure_per_layer(R: dict, KINDS: dict, METRICS: dict, n_layer: int):
-    """Per-layer similarity of the ICL and fine-tuning updates (solid GD, dashed LCGD) for each model kind, averaged
-    over episodes and seeds (``R``: kind → seed → comparison results)."""
-    import matplotlib.pyplot as plt
+class Comparisons:
+    """The GD / LCGD comparisons of every model kind and seed (``R[kind][seed]``: ``merge``d results)."""
 
-    layers = np.arange(1, n_layer + 1)
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
-    for ax, (k, name) in zip(axes, METRICS.items()):
-        for kind, colour in zip(KINDS, ("C0", "C1", "C2")):
-            for tag, ls in (("gd", "-"), ("lc", "--")):
-                curves = np.array([us.layer_mean(R[kind][s][f"{k}_{tag}"]).numpy() for s in R[kind]])
-                ax.plot(layers, curves.mean(0), ls, color=colour, marker="o", ms=3,
-                        label=f"{KINDS[kind]}, {'GD' if tag == 'gd' else 'LCGD'}")
-        ax.axhline(0, color="grey", lw=0.6)
-        ax.set_xlabel("layer $\\ell$")
-        ax.set_ylabel(name)
-        ax.set_xticks(layers)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    def __init__(self, R: dict, seeds: list[int]) -> None:
+        self.R, self.seeds = R, seeds
 
+    def per_seed(self, kind: str, key: str) -> np.ndarray:
+        """One number per seed: accuracy (mean over episodes) or metric (mean over episodes, then layers)."""
+        return np.array([self.R[kind][s][key].float().mean().item() for s in self.seeds])
 
-def figure_grad_norms(g: dict, K: int, n_layer: int):
-    """‖∇ W_K, W_V‖ per demonstration (SGD step) and layer, for GD and layer-causal GD (``g``: tag → (K, L))."""
-    import matplotlib.pyplot as plt
+    def accuracy_rows(self) -> list[list[str]]:
+        """Per kind: ZS, ICL, FT and FT_LC accuracy, Rec2FTP (mean ± s.d. over seeds) and the lrs the search chose."""
+        rows = []
+        for kind, name in KINDS.items():
+            r = [self.R[kind][s] for s in self.seeds]
+            r2f = np.array([us.rec2ftp(x["zs_ok"], x["icl_ok"], x["ft_ok"]) for x in r])
+            lrs = sorted({lr for x in r for lr in x["lr"]})
+            rows.append([name, *(pm(self.per_seed(kind, k)) for k in ("zs_ok", "icl_ok", "ft_ok", "lc_ok")), pm(r2f),
+                         ", ".join(f"{lr:g}" for lr in lrs)])
+        return rows
 
-    from matplotlib.colors import LogNorm
+    def similarity_rows(self) -> list[list[str]]:
+        """Per kind: each metric GD → LC, α and the random baseline (mean ± s.d. over seeds)."""
+        ps = self.per_seed
+        return [[name, *(f"{pm(ps(kind, k + '_gd'))} → {pm(ps(kind, k + '_lc'))}" for k in METRICS),
+                 pm(ps(kind, "alpha")), pm(ps(kind, "random_baseline"))] for kind, name in KINDS.items()]
 
-    layers = np.arange(1, n_layer + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    norm = LogNorm(vmin=min(v.min() for v in g.values()), vmax=max(v.max() for v in g.values()))
-    for ax, tag in zip(axes, ("gd", "lc")):
-        im = ax.imshow(g[tag].T, origin="lower", aspect="auto", norm=norm, cmap="viridis",
-                       extent=(0.5, K + 0.5, 0.5, n_layer + 0.5))
-        ax.set_xlabel("demonstration (SGD step)")
-        ax.set_ylabel("layer $\\ell$")
-        ax.set_yticks(layers)
-        ax.grid(False)
-        ax.set_title("GD" if tag == "gd" else "layer-causal GD")
-    fig.colorbar(im, ax=axes, label="‖∇ W_K, W_V‖")
-    return fig
+    def paper_rows(self) -> list[list[str]]:
+        """The trained model's metrics (GD → LCGD) beside the paper's 1.3B-model values."""
+        ps = self.per_seed
+        return [[METRICS[k], f"{a:.2f} → {b:.2f}", f"{ps('trained', k + '_gd').mean():.3f} → "
+                 f"{ps('trained', k + '_lc').mean():.3f}"] for k, (a, b) in PAPER.items()] + [
+            ["α", "0.1–0.2", f"{ps('trained', 'alpha').mean():.3f}"]]
+
+    def family_rows(self, n_families: int) -> list[list[str]]:
+        """Per task family: the trained model's accuracies and metrics (mean over seeds)."""
+        def sel(key: str, f: int) -> float:
+            return float(np.mean([self.R["trained"][s][key][self.R["trained"][s]["family"] == f].float().mean().item()
+                                  for s in self.seeds]))
+
+        return [[f, f"{sel('zs_ok', f):.2f}", f"{sel('icl_ok', f):.2f}", f"{sel('ft_ok', f):.2f}",
+                 f"{sel('sim_aou_gd', f):.3f} → {sel('sim_aou_lc', f):.3f}",
+                 f"{sel('sim_am_delta_gd', f):.3f} → {sel('sim_am_delta_lc', f):.3f}"] for f in range(n_families)]
+
+    def grad_norms(self) -> dict:
+        """Claim 5: the gradient norms of GD and LCGD, (K demonstrations, L layers) averaged over seeds (``g``); the
+        ratio of layer 1 to the top layer, overall and per seed; and each layer relative to the top one."""
+        g_seed = {tag: np.stack([self.R["trained"][s][f"grad_norm_{tag}"].mean(0).numpy() for s in self.seeds])
+                  for tag in ("gd", "lc")}  # (seeds, K, L)
+        g = {tag: v.mean(0) for tag, v in g_seed.items()}
+        return {"g": g, "ratio": {tag: float(g[tag][:, 0].mean() / g[tag][:, -1].mean()) for tag in g},
+                "seed_ratio": {tag: [float(x[:, 0].mean() / x[:, -1].mean()) for x in g_seed[tag]] for tag in g},
+                "profile": {tag: g[tag].mean(0) / g[tag][:, -1].mean() for tag in g}}

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..analysis.modular import accuracy_by_shot, phase, ratio_matching, z_loss
+from ..analysis.modular import accuracy_by_shot, ratio_matching, z_loss
 from .. import executor as executors
 from .. import rng, runtime
 from ..executor import Executor, Job, run_jobs
@@ -43,6 +43,12 @@ def eval_sets(tasks: list[ModularTask], n: int, device) -> dict[str, torch.Tenso
     which no training batch uses."""
     return {w: torch.stack([t.eval_batch(w, n, rng.generator("eval", t.seed, j, device=device)) for t in tasks])
             for j, w in enumerate(EVAL_SETS)}
+
+
+def shot_sequences(member: Member, which: str, n: int, stream: int, device) -> torch.Tensor:
+    """n fresh sequences (1, n, 3·n_ex) of one evaluation set of a member's task, from the stream ("eval", task
+    seed, ``stream``); streams 0–3 are the fixed evaluation sets of training, so analyses use 10 and above."""
+    return member.task.eval_batch(which, n, rng.generator("eval", member.task.seed, stream, device=device))[None]
 
 
 def train_sweep(tasks: list[ModularTask], model_cfg: dict, optim: OptimConfig, steps: int, batch: int,
@@ -129,81 +135,6 @@ def train_group(part: list[ModularTask], part_seeds: list[int], model_cfg: dict,
     return members
 
 
-# -- figures ---------------------------------------------------------------------------------------------------------
-def figure_task_family(demo: ModularTask, generator: torch.Generator):
-    """One training sequence of ``demo``, its pretraining tasks in Z_p², and its split of the input pairs."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-
-    from ..plotting import PALETTE
-
-    p = demo.p
-    toks = demo.train_batch(1, generator)[0].view(-1, 3)
-    a, b = next((a, b) for a, b in demo.id_tasks.tolist()
-                if all((a * x + b * y) % p == z for x, y, z in toks.tolist()))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.6, 1, 1]})
-    show = toks[: min(6, demo.n_ex)]
-    for i, (x, y, z) in enumerate(show.tolist()):
-        for j, (v, c) in enumerate(zip((x, y, z), (PALETTE[0], PALETTE[0], PALETTE[1]))):
-            axes[0].add_patch(plt.Rectangle((3 * i + j, 0), 0.9, 0.9, color=c, alpha=0.25 if j < 2 else 0.45))
-            axes[0].text(3 * i + j + 0.45, 0.45, str(v), ha="center", va="center", fontsize=12)
-    axes[0].set_xlim(0, 3 * len(show))
-    axes[0].set_ylim(-0.2, 1.1)
-    axes[0].set_yticks([])
-    axes[0].set_xticks([3 * i + 1.45 for i in range(len(show))], [f"example {i + 1}" for i in range(len(show))])
-    axes[0].set_xlabel("position (blue: x, y inputs; orange: z, the only tokens scored)")
-    axes[0].set_ylabel("token")
-    axes[0].set_title(f"a training sequence of task (a, b) = ({a}, {b}): z = ({a}x + {b}y) mod {p}")
-    axes[0].grid(False)
-    for ax, cells, colours, (xl, yl) in ((axes[1], demo.id_tasks, ["#dddddd", PALETTE[2]], "ab"),
-                                         (axes[2], demo.train_pairs, [PALETTE[3], "#dddddd"], "xy")):
-        marked = np.zeros((p, p))  # a p × p map of Z_p²: 1 where a pair is listed
-        marked[tuple(cells.T.tolist())] = 1
-        ax.imshow(marked.T, origin="lower", cmap=ListedColormap(colours))
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
-        ax.grid(False)
-    axes[1].set_title(f"{demo.n_id} pretraining tasks (green), {demo.rule} rule")
-    axes[2].set_title(f"inputs: train (grey, α = {demo.alpha:g}), test (pink)")
-    fig.tight_layout()
-    return fig
-
-
-PHASE_COLOURS = ["#eeeeee", "#c6dbef", "#6baed6", "#fdae6b", "#d94801"]
-
-
-def figure_phase_diagram(final: dict, phases: dict, n_ids: list[int], alphas: list[float], p: int, n_layer: int,
-                         tau: float):
-    """Each grid point's phase (colour) and its four last-shot accuracies (text)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-
-    from ..analysis.modular import PHASES
-
-    fig, ax = plt.subplots(figsize=(1.6 + 1.35 * len(n_ids), 1.2 + 1.0 * len(alphas)))
-    codes = np.array([[PHASES.index(phases[n, al]) for n in n_ids] for al in alphas])
-    ax.imshow(codes, cmap=ListedColormap(PHASE_COLOURS), vmin=-0.5, vmax=len(PHASES) - 0.5, aspect="auto",
-              origin="lower")
-    for i, al in enumerate(alphas):
-        for j, n in enumerate(n_ids):
-            acc = final[n, al]
-            ax.text(j, i, "\n".join(f"{k.replace('_', ' ')} {acc[k]:.2f}" for k in EVAL_SETS), ha="center",
-                    va="center", fontsize=6.5)
-    ax.set_xticks(range(len(n_ids)), [f"{n}\n({n / p ** 2:.0%})" for n in n_ids])
-    ax.set_yticks(range(len(alphas)), [f"{al:g}" for al in alphas])
-    ax.set_xlabel(r"pretraining tasks $n_{\rm i.d.}$ (share of all $p^2$ tasks)")
-    ax.set_ylabel(r"fraction of train inputs $\alpha$")
-    ax.set_title(f"phases at depth {n_layer} (τ = {tau:g}; chance {1 / p:.2f})")
-    ax.grid(False)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PHASE_COLOURS]
-    ax.legend(handles, [ph.replace("_", " ") for ph in PHASES], loc="upper left", bbox_to_anchor=(1.01, 1),
-              fontsize=8)
-    return fig
-
-
-
 def ratio_matching_by_shot(model, seqs: torch.Tensor, p: int) -> np.ndarray:
     """Per shot count k ≥ 1: (k, share of queries where ratio matching applies, the model's accuracy where it
     applies, where it does not), over queries with z ≠ 0 of ``seqs`` (1, B, 3·n_ex)."""
@@ -237,89 +168,3 @@ def query_grid(model, task: ModularTask, ctx: torch.Tensor) -> dict:
     oracle, _ = ratio_matching(grid_seqs, p, k)
     return {"task": (qa, qb), "ctx": ctx.view(-1, 3).tolist(), "k": k, "model_right": model_right,
             "oracle": oracle.view(p, p).cpu().numpy()}
-
-
-def figure_ratio_matching(rm: np.ndarray, qg: dict):
-    """Accuracy by shot split by whether ratio matching applies, and the query grid of ``query_grid``."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-
-    from ..plotting import PALETTE
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    axes[0].plot(rm[:, 0], rm[:, 2], "o-", label="ratio matching applies")
-    axes[0].plot(rm[:, 0], rm[:, 3], "s-", label="it does not")
-    axes[0].plot(rm[:, 0], rm[:, 1], ":", color="grey", label="share of queries where it applies")
-    axes[0].set_xlabel("in-context examples before the query (shots)")
-    axes[0].set_ylabel("accuracy on unseen tasks / share")
-    axes[0].legend()
-    cells = 2 * qg["oracle"] + qg["model_right"]  # 0 both wrong, 1 model only, 2 oracle only, 3 both
-    axes[1].imshow(cells.T, origin="lower", cmap=ListedColormap(["#eeeeee", PALETTE[0], PALETTE[1], PALETTE[2]]),
-                   vmin=-0.5, vmax=3.5)
-    for x, y, _ in qg["ctx"]:
-        axes[1].plot(x, y, "k*", ms=10)
-    axes[1].set_xlabel("query x")
-    axes[1].set_ylabel("query y")
-    qa, qb = qg["task"]
-    axes[1].set_title(f"task ({qa}, {qb}) after {qg['k']} examples (stars): green both right, blue model only,\n"
-                      "orange ratio matching only, grey neither", fontsize=9)
-    axes[1].grid(False)
-    return fig
-
-
-def figure_training_curves(members, p: int, tau: float):
-    """The four last-shot accuracies across training, one panel per member (e.g. the fewest and most tasks)."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import PALETTE
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
-    for ax, m in zip(axes, members):
-        for k, c in zip(EVAL_SETS, PALETTE):
-            st, acc = m.curve(k)
-            ax.plot(st, acc, "o-", ms=3, color=c, label=k.replace("_", " "))
-        ax.axhline(1 / p, color="grey", lw=0.8, ls="--", label="chance 1/p")
-        ax.axhline(tau, color="k", lw=0.6, ls=":", label="τ")
-        ax.set_xlabel("training step")
-        ax.set_title(f"n_i.d. = {m.task.n_id}, α = {m.task.alpha:g}: {phase(m.final(), tau).replace('_', ' ')}")
-    axes[0].set_ylabel("last-shot accuracy")
-    axes[1].set_ylabel("last-shot accuracy")
-    axes[1].legend(loc="center right")
-    return fig
-
-
-def figure_depth(models: dict, p: int):
-    """Last-shot accuracies across training of models of different depth at one grid point (``models``: name →
-    member; solid, dashed, dotted in that order)."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import PALETTE
-
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for (name, m), ls in zip(models.items(), ("-", "--", ":")):
-        for k, c in zip(EVAL_SETS, PALETTE):
-            st, acc = m.curve(k)
-            ax.plot(st, acc, ls, color=c, label=f"{name}, {k.replace('_', ' ')}")
-    ax.axhline(1 / p, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("last-shot accuracy")
-    first = next(iter(models.values())).task
-    ax.set_title(f"n_i.d. = {first.n_id}, α = {first.alpha:g}")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7.5)
-    return fig
-
-
-def figure_shots(by_shot: dict, by_shot_low: np.ndarray, n_high: int, n_low: int, p: int):
-    """Accuracy against the number of shots: unseen and pretraining tasks at the high n_i.d., unseen at the low."""
-    import matplotlib.pyplot as plt
-
-    k = np.arange(len(by_shot["ood_train"]))
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.plot(k, by_shot["ood_train"], "o-", label=f"o.o.d. tasks, n_i.d. = {n_high}")
-    ax.plot(k, by_shot["id_train"], "s-", label=f"i.d. tasks, n_i.d. = {n_high}")
-    ax.plot(k, by_shot_low, "^--", label=f"o.o.d. tasks, n_i.d. = {n_low}")
-    ax.axhline(1 / p, color="grey", lw=0.8, ls="--", label="chance")
-    ax.set_xlabel("in-context examples before the query (shots)")
-    ax.set_ylabel("accuracy")
-    ax.legend()
-    return fig

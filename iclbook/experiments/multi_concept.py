@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .. import executor as executors
 from .. import rng, runtime
-from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_exponential_rate, mlp_summary,
-                                      steps_to_eps)
+from ..analysis.concept_probes import (evaluate_prompts, feature_products, fit_exponential_rate, log_eps_slope,
+                                      mlp_summary, steps_to_eps)
 from ..executor import Executor, Job, run_jobs
 from ..models.concept import ConceptModelConfig, ConceptTransformer, concept_loss
 from ..tasks.concepts import ConceptBatch, ConceptTask, make_dictionary, sample, skewed_probs
@@ -54,6 +55,16 @@ def train_concept(
 EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])  # clean-error targets of the efficiency law (claim 5)
 SETTING_FIELDS = ("d", "K", "L", "S", "m", "sigma_xi", "eta", "batch", "lr", "steps", "variant_steps", "kq_init",
                   "w_init", "n_test", "eval_every", "dense_until")
+
+
+class RateFits(NamedTuple):
+    """Claim 1b's reading of the main runs: per seed, the log-linear fit to the envelope of the clean error."""
+
+    fits: dict[int, dict]  # seed → fit_exponential_rate's output on the envelope
+    rate: float  # median rate per step
+    r2: float  # median R² of the envelope fits
+    r2_raw: float  # median R² of the same fit on the raw curve, for reference
+    n: int  # median number of points per fit
 
 
 class ConceptExperiment(Experiment):
@@ -186,9 +197,33 @@ class ConceptExperiment(Experiment):
             concept_loss(m(b.demos, b.query), b.y, loss).backward()
             return float(torch.sqrt(sum((p.grad**2).sum() for p in m.parameters())))
 
-        a, b = first_grad_norm("logistic"), first_grad_norm("mse")
-        r = a / b if b > 0 else (math.inf if a > 0 else math.nan)
+        r = ratio(first_grad_norm("logistic"), first_grad_norm("mse"))
         return r if math.isfinite(r) and r > 0 else 0.25
+
+    def loss_variants(self, main: dict, linear_result, g_ratio: float) -> dict[str, list]:
+        """The runs compared by the efficiency law (claim 5), name → results: the main runs; softmax attention with
+        the MSE loss at the same lr and at the lr scaled by ``g_ratio`` (logistic / MSE first-gradient norm); linear
+        attention with the logistic loss (``linear_result``). The variants use the first main seed."""
+        s0, lr_matched = next(iter(main)), self.lr * g_ratio
+        return {"softmax + logistic (main)": [r[1] for r in main.values()],
+                f"softmax + MSE, lr {self.lr:g}": [self.run(s0, loss="mse", probes=False, tag="MSE")[1]],
+                f"softmax + MSE, lr {lr_matched:.3g} (gradient-matched)": [
+                    self.run(s0, loss="mse", lr=lr_matched, probes=False, tag="MSE matched")[1]],
+                "linear attention + logistic": [linear_result]}
+
+    def init_sign_runs(self, seed: int, main_result) -> dict:
+        """W_KQ started at +kq_init·I (the main run, ``main_result``), 0 and −kq_init·I: name → result."""
+        k = self.kq_init
+        return {f"W_KQ = {v:g}·I": main_result if v == k else self.run(seed, kq_init=v, tag=f"kq_init {v:g}")[1]
+                for v in (k, 0.0, -k)}
+
+    def rate_fits(self, main: dict) -> RateFits:
+        """The exponential fit of every main run (``main``: seed → (model, result, …)) and their medians."""
+        fits = {s: self.rate_fit(r[1]) for s, r in main.items()}
+        raw = [self.rate_fit(r[1], envelope=False)["r2"] for r in main.values()]
+        return RateFits(fits, float(np.median([f["rate"] for f in fits.values()])),
+                        float(np.median([f["r2"] for f in fits.values()])), float(np.median(raw)),
+                        int(np.median([f["n"] for f in fits.values()])))
 
     def rate_fit(self, res, envelope: bool = True) -> dict:
         """Exponential fit of the clean test error on its decaying part (after the plateau, above the resolution).
@@ -220,3 +255,100 @@ def eps_steps(res) -> np.ndarray:
     """Steps until the clean test error falls below each ε of EPS and stays there."""
     st, e = res.eval_series("test_err_clean")
     return np.array([steps_to_eps(st, e, x) for x in EPS])
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, with a zero denominator giving inf (a > 0) or nan (a ≤ 0): e.g. σ_ξ = 0 leaves no noise direction."""
+    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
+
+
+FINAL_KEYS = ("test_err", "test_err_clean", "test_correct_attn", "attn_specific", "attn_complement", "attn_noise",
+              "mlp_specific", "mlp_complement", "mlp_noise")
+
+
+class MainSummary(NamedTuple):
+    """The main runs at the end of training, as claims 1a–3b read them (a minimum over seeds where one bad seed
+    should fail the claim)."""
+
+    final: dict[int, dict[str, float]]  # seed → FINAL_KEYS at the last evaluation
+    median: dict[str, float]  # FINAL_KEYS, median over seeds
+    attn0: float  # median correct attention at initialisation
+    max_clean: float  # largest final clean error
+    attn_ratio: float  # min over seeds: specific / max(complement, noise) product of ΔW_KQ
+    mlp_ratio: float  # the same for the MLP weights
+    growth: float  # min over seeds: how many times the MLP's specific product grew from initialisation
+
+
+def summarise(main: dict) -> MainSummary:
+    """``main``: seed → (model, result, dictionary, …) of the main runs."""
+    final = {s: {k: float(series(r[1], k)[-1]) for k in FINAL_KEYS} for s, r in main.items()}
+
+    def specific_over_rest(f: dict, part: str) -> float:
+        return ratio(f[f"{part}_specific"], max(f[f"{part}_complement"], f[f"{part}_noise"]))
+
+    return MainSummary(
+        final, {k: float(np.median([f[k] for f in final.values()])) for k in FINAL_KEYS},
+        float(np.median([series(r[1], "test_correct_attn")[0] for r in main.values()])),
+        max(f["test_err_clean"] for f in final.values()),
+        min(specific_over_rest(f, "attn") for f in final.values()),
+        min(specific_over_rest(f, "mlp") for f in final.values()),
+        min(ratio(series(r[1], "mlp_specific")[-1], series(r[1], "mlp_specific")[0]) for r in main.values()))
+
+
+def rate_range(fits: dict) -> str:
+    """The fitted rates of several runs as "min–max" (one run: its rate)."""
+    v = [x["rate"] for x in fits.values()]
+    return f"{min(v):.4f}–{max(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}"
+
+
+def ood_rows(in_dist: dict, ood: dict) -> list[list[str]]:
+    """Rows of the out-of-distribution table: per test set, the main models' error (median, max), their largest
+    clean error and median correct attention, then linear attention's and the no-context control's error."""
+    rows = []
+    for name, r in [("in distribution", in_dist), *ood.items()]:
+        errs = [x["err"] for x in r["model"]]
+        rows.append([name, f"{np.median(errs):.3f} (max {max(errs):.3f})",
+                     f"{max(x['err_clean'] for x in r['model']):.4f}",
+                     f"{np.median([x['correct_attn'] for x in r['model']]):.3f}",
+                     f"{r['linear']['err']:.3f} ({r['linear']['err_clean']:.4f})", f"{r['control']['err']:.3f}"])
+    return rows
+
+
+def ood_summary(in_dist: dict, ood: dict, bayes: float) -> tuple[float, str, float]:
+    """Claims 4a/4b: the largest excess of a main model's error over Bayes on the shifted sets, the set where it
+    occurs, and the no-context control's smallest error over all sets."""
+    worst = max(ood, key=lambda n: max(x["err"] for x in ood[n]["model"]))
+    excess = max(max(x["err"] for x in r["model"]) - bayes for r in ood.values())
+    return excess, worst, min(r["control"]["err"] for r in [in_dist, *ood.values()])
+
+
+def efficiency(variants: dict[str, list], step: int) -> dict[str, dict]:
+    """Per variant (name → its runs): steps to each ε of EPS (runs × ε), the median slope and R² of steps-to-ε
+    against log(1/ε), and the median clean error at ``step`` (where the shorter variants end)."""
+    eff = {}
+    for name, results in variants.items():
+        n_eps = np.array([eps_steps(r) for r in results])
+        laws = [log_eps_slope(EPS, n) for n in n_eps]
+        eff[name] = {"n_eps": n_eps, "slope": float(np.median([x["slope"] for x in laws])),
+                     "r2": float(np.median([x["r2"] for x in laws])),
+                     "final_clean": float(np.median([at_step(r, "test_err_clean", step) for r in results]))}
+    return eff
+
+
+def batch_rows(by_batch: list[tuple[int, dict, list]], K: int) -> list[list]:
+    """Rows of the batch-noise table, one per (batch, fits per seed, results): prompts per concept, the rates'
+    range, R² per seed, steps to clean error 0.01 per seed."""
+    return [[b, f"{b / K:.0f}", rate_range(f), ", ".join(f"{x['r2']:.2f}" for x in f.values()),
+             ", ".join(f"{eps_steps(r)[4]:.0f}" for r in rr)] for b, f, rr in by_batch]
+
+
+def efficiency_rows(eff: dict) -> list[list[str]]:
+    """Rows of the efficiency table (``efficiency``'s output): slope, R², median steps to ε = 0.01, final error."""
+    return [[n, f"{e['slope']:.1f}", f"{e['r2']:.2f}", f"{np.median(e['n_eps'][:, 4]):.0f}", f"{e['final_clean']:.4f}"]
+            for n, e in eff.items()]
+
+
+def sweep_rows(sweep_out: dict) -> list[list[str]]:
+    """Rows of the knob-sweep table (``ConceptExperiment.knob_sweeps``'s output)."""
+    return [[k, f"{v:g}", f"{o['rate']:.3f}", f"{o['r2']:.2f}", f"{o['n01']:.0f}", f"{o['final_clean']:.4f}",
+             f"{o['attn']:.3f}"] for (k, v), o in sweep_out.items()]

@@ -18,7 +18,7 @@ from ..models.gpt import GPT, GPTConfig
 from ..models.regression_tokens import get_format
 from ..store import Store
 from ..tasks.regression import RegressionTask
-from ..tasks.spectra import SPECTRA, effective_dim, spectrum
+from ..tasks.spectra import SPECTRA, spectrum
 from ..train import OptimConfig, TrainResult, checkpoint_steps, train
 
 f64 = torch.float64
@@ -163,52 +163,3 @@ def train_gpt(P, store: Store, device) -> tuple[GPT, TrainResult, tuple[Tensor, 
     res = train(model, gpt_loss, P.gpt_steps, opt, run=store.run("ch01-gpt", gpt_config), evaluate=gpt_eval,
                 checkpoints=checkpoint_steps(P.gpt_steps, n_linear=20, n_log=10), desc="GPT on Gaussian regression")
     return model, res, (x_ev, y_ev, ridge_ev)
-
-
-# -- figures ---------------------------------------------------------------------------------------------------------
-def figure_tasks_needed(curves: dict, needed: dict, T_fine: list[int], d_grid: list[int], eps: float):
-    """Excess risk against T at the largest d per spectrum, and the tasks needed against d."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    d_max = max(d_grid)
-    for name in SPECTRA:
-        axes[0].loglog(T_fine, curves[name, d_max].clip(1e-5), "o-", ms=3,
-                       label=f"{name} (d_eff ≈ {effective_dim(spectrum(name, d_max)):.1f})")
-        finite = [dd for dd in d_grid if math.isfinite(needed[name, dd])]
-        axes[1].loglog(finite, [needed[name, dd] for dd in finite], "o-", label=name)
-    axes[0].axhline(eps, color="k", lw=1, ls=":", label=r"$\varepsilon$")
-    axes[0].set_xlabel("pretraining tasks $T$")
-    axes[0].set_ylabel("excess risk (median of seeds)")
-    axes[0].set_title(f"d = {d_max}")
-    axes[0].legend()
-    axes[1].loglog(d_grid, np.array(d_grid, float) ** 2, "k--", lw=1, label="$d^2$")
-    axes[1].set_xticks(d_grid, [str(dd) for dd in d_grid])
-    axes[1].minorticks_off()
-    axes[1].set_xlabel("dimension $d$")
-    axes[1].set_ylabel(r"tasks needed for excess risk $\leq \varepsilon$")
-    axes[1].legend()
-    return fig
-
-
-def figure_gpt_vs_ridge(steps, mse_hist, mse_ridge, mse_zero):
-    """The transformer's MSE per position against ridge and the zero predictor, and its last-position MSE over
-    training."""
-    import matplotlib.pyplot as plt
-
-    K = len(mse_ridge)
-    mse_final = np.array(mse_hist[-1])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].plot(np.arange(1, K + 1), mse_final, "o-", label="transformer")
-    axes[0].plot(np.arange(1, K + 1), mse_ridge, "k-", label="ridge λ = σ²/ψ² (Bayes)")
-    axes[0].plot(np.arange(1, K + 1), mse_zero, ":", color="grey", label="predict 0")
-    axes[0].set_xlabel("position $k$ (pairs seen: $k-1$)")
-    axes[0].set_ylabel("MSE")
-    axes[0].legend()
-    axes[1].plot(steps[1:], np.array(mse_hist)[1:, -1], label="transformer, last position")
-    axes[1].axhline(mse_ridge[-1], color="k", lw=1, label="Bayes")
-    axes[1].set_xscale("log")
-    axes[1].set_xlabel("training step")
-    axes[1].set_ylabel(f"MSE at position {K}")
-    axes[1].legend()
-    return fig

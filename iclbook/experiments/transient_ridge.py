@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .. import baselines, rng
 from ..analysis.llc import LLCResult, SGLDConfig, SGLDDiverged, estimate_llc
+from ..analysis.transient import threshold_between
 from ..models.gpt import GPT, GPTConfig
 from ..models.regression_tokens import get_format
 from ..store import Store
@@ -101,6 +102,12 @@ class ProbeSets:
         D = self.x_ood.shape[-1]
         return {"ridge": float(((self.ridge_ood - self.y_ood) ** 2).mean() / D),
                 "dmmse": float(((self.dmmse_ood[m_label(M)] - self.y_ood) ** 2).mean() / D)}
+
+    def references(self, finite: list[str]) -> dict[str, np.ndarray]:
+        """The predictions of ridge and of each finite M's dMMSE_M on the probe set, flattened, as the trajectory
+        PCA projects them ("ridge", "dmmse <M>")."""
+        return {"ridge": self.ridge_probe.reshape(-1).cpu().numpy(),
+                **{f"dmmse {k}": self.dmmse_probe[k].reshape(-1).cpu().numpy() for k in finite}}
 
 
 def make_probes(cfg: SweepConfig, device) -> ProbeSets:
@@ -208,9 +215,9 @@ LLC_EPS_GRID = (3e-3, 1e-3, 3e-4, 1e-4, 3e-5)  # SGLD step sizes tried, largest 
 
 
 def calibrated_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: int,
-                   eps_grid: tuple = LLC_EPS_GRID) -> tuple[dict, float]:
+                   eps_grid: tuple = LLC_EPS_GRID) -> tuple[dict, SGLDConfig]:
     """λ̂ of every model at one SGLD step size for the whole sweep: the largest ε of ``eps_grid`` at which every
-    chain of every M stays finite, so that λ̂ compares across M. Returns ({m_label: result}, ε).
+    chain of every M stays finite, so that λ̂ compares across M. Returns ({m_label: result}, ``sgld`` at that ε).
 
     The rule looks only at finiteness, never at the chains' drift, which a claim checks separately. If even the
     smallest ε diverges for some M, those M are "not estimated" (λ̂ = nan, ``diverged`` True) at that ε, and the
@@ -222,8 +229,8 @@ def calibrated_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig,
         out = sweep_llc(cfg, runs, store, replace(sgld, eps=eps), n, on_divergence="mark",
                         key_extra={"eps_grid": grid})
         if not any(r["diverged"] for r in out.values()):
-            return out, eps
-    return out, grid[-1]
+            return out, replace(sgld, eps=eps)
+    return out, replace(sgld, eps=grid[-1])
 
 
 def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: int, on_divergence: str = "raise",
@@ -273,134 +280,62 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
                         "diverged": diverged, "eps": sgld.eps}
     return out
 
-
-# -- figures ---------------------------------------------------------------------------------------------------------
-def m_axis(ax, keys: list[str], x_of: dict) -> None:
-    """Log-M axis with ∞ at the right end (``x_of``: where each M label sits)."""
-    from matplotlib.ticker import NullLocator
-
-    ax.set_xscale("log")
-    ticks = [x_of[k] for k in keys]
-    ax.set_xticks(ticks, keys)
-    ax.xaxis.set_minor_locator(NullLocator())  # only the M ticks on x; y keeps its (log) tick labels
-    if min(b / a for a, b in zip(ticks, ticks[1:])) < 1.5:  # neighbours such as 13 and 16 would overlap
-        ax.tick_params(axis="x", labelrotation=60)
-    ax.set_xlabel("number of pretraining tasks $M$")
+# -- what the ledger reads -------------------------------------------------------------------------------------------
+def threshold_M(final: dict, finite: list[str], x_of: dict) -> tuple[float, dict[str, bool]]:
+    """The task-diversity threshold M*: between the last M whose final model is closer to dMMSE_M and the first that
+    is closer to ridge (nan if the sides interleave); with every finite M on the dMMSE side, between the largest and
+    ∞. Also returns, per finite M, whether it ends on the ridge side."""
+    ridge_side = {k: final[k]["d_ridge"] < final[k]["d_dmmse"] for k in finite}
+    M_star = threshold_between([x_of[k] for k in finite], [ridge_side[k] for k in finite])
+    if math.isnan(M_star) and not any(ridge_side.values()):
+        M_star = math.sqrt(x_of[finite[-1]] * x_of["∞"])
+    return M_star, ridge_side
 
 
-def figure_threshold(final: dict, base: dict, keys: list[str], x_of: dict, ridge_loss: float, M_star: float,
-                     steps: int):
-    """Final OOD / ID loss against M with the dMMSE_M and ridge baselines, and the final Δ to each."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import BASELINE
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    xs = [x_of[k] for k in keys]
-    axes[0].plot(xs, [final[k]["ood"] for k in keys], "o-", label="transformer, OOD")
-    axes[0].plot(xs, [final[k]["id"] for k in keys], "s--", ms=4, label="transformer, ID (own pool)")
-    axes[0].plot(xs, [base[k]["dmmse"] for k in keys], "^:", color=BASELINE["dmmse"], label="dMMSE$_M$, OOD")
-    axes[0].axhline(ridge_loss, color=BASELINE["ridge"], lw=1, label="ridge, OOD")
-    axes[0].set_ylabel("final loss (MSE / D)")
-    axes[1].plot(xs, [final[k]["d_ridge"] for k in keys], "o-", color=BASELINE["ridge"], label=r"$\Delta$(model, ridge)")
-    axes[1].plot(xs, [final[k]["d_dmmse"] for k in keys], "o-", color=BASELINE["dmmse"],
-                 label=r"$\Delta$(model, dMMSE$_M$)")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel(r"final $\Delta$ (OOD set)")
-    for ax in axes:
-        m_axis(ax, keys, x_of)
-        if math.isfinite(M_star):
-            ax.axvline(M_star, color="grey", ls="--", lw=1, label="threshold")
-        ax.legend()
-    fig.suptitle(f"After {steps} steps")
-    return fig
+def on_ridge_side(run: MemberRun, early: int) -> np.ndarray:
+    """Per checkpoint from step ``early`` on (the first steps predict ≈ 0): is the model closer to ridge than to
+    dMMSE_M?"""
+    keep = run.steps >= early
+    return run.evals["d_ridge"][keep] < run.evals["d_dmmse"][keep]
 
 
-def figure_transient(runs: dict, keys: list[str], finite: list[str], base: dict, tcrit: dict, ridge_loss: float,
-                     x_of: dict):
-    """OOD loss across training per M with t_crit marked, and Δ to ridge / dMMSE_M at t_crit and at the end."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import BASELINE, PALETTE
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for c, k in zip(PALETTE, keys):
-        r = runs[k]
-        axes[0].plot(r.steps[1:], r.evals["ood"][1:], color=c, label=f"M = {k}")
-        if k != "∞":
-            axes[0].axhline(base[k]["dmmse"], color=c, ls=":", lw=1)
-        t, v, _ = tcrit[k]
-        axes[0].plot([t], [v], "v", color=c, ms=7)
-    axes[0].axhline(ridge_loss, color=BASELINE["ridge"], lw=1, label="ridge")
-    axes[0].set_xscale("log")
-    axes[0].set_xlabel("training step")
-    axes[0].set_ylabel("OOD loss (MSE / D)")
-    axes[0].set_title(r"dotted: dMMSE$_M$; ▼: $t_{\rm crit}$")
-    axes[0].legend(ncol=2)
-    at = {k: runs[k].evals for k in keys}
-    idx = {k: tcrit[k][2] for k in keys}
-    xs_f = [x_of[k] for k in finite]
-    axes[1].plot(xs_f, [at[k]["d_ridge"][idx[k]] for k in finite], "o-", color=BASELINE["ridge"],
-                 label=r"$\Delta$(ridge) at $t_{\rm crit}$")
-    axes[1].plot(xs_f, [at[k]["d_ridge"][-1] for k in finite], "o--", color=BASELINE["ridge"], mfc="white",
-                 label=r"$\Delta$(ridge) at the end")
-    axes[1].plot(xs_f, [at[k]["d_dmmse"][idx[k]] for k in finite], "s-", color=BASELINE["dmmse"],
-                 label=r"$\Delta$(dMMSE$_M$) at $t_{\rm crit}$")
-    axes[1].plot(xs_f, [at[k]["d_dmmse"][-1] for k in finite], "s--", color=BASELINE["dmmse"], mfc="white",
-                 label=r"$\Delta$(dMMSE$_M$) at the end")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel(r"$\Delta$ (OOD set)")
-    m_axis(axes[1], keys, x_of)
-    axes[1].set_xticks(xs_f, finite)
-    axes[1].legend()
-    return fig
+def pca_geometry(pca_out: tuple, keys: list[str], finite: list[str], kt: str) -> dict:
+    """Claims 3a–3c from a joint trajectory PCA (``joint_trajectory_pca``'s (pca, curves, proj)): the components
+    that separate ridge from every dMMSE_M point, the M = ``kt`` trajectory's closest approach to ridge over its final
+    distance, and per finite M whether it ends nearer its dMMSE_M point than ridge."""
+    _, curves, proj = pca_out
+    ridge_pt, dm_pts = proj["ridge"], np.stack([proj[f"dmmse {k}"] for k in finite])
+    dist_r = {k: np.linalg.norm(curves[k] - ridge_pt, axis=1) for k in keys}
+    return {"separating": [c for c in range(2) if ridge_pt[c] > dm_pts[:, c].max() or ridge_pt[c] < dm_pts[:, c].min()],
+            "detour": float(dist_r[kt][1:].min() / dist_r[kt][-1]),
+            "end_near": {k: bool(np.linalg.norm(curves[k][-1] - proj[f"dmmse {k}"]) < dist_r[k][-1]) for k in finite}}
 
 
-def figure_trajectory_pca(pca, curves: dict, proj: dict, keys: list[str]):
-    """Every M's trajectory in the plane of the joint PCA, with ridge and the dMMSE_M points projected into it."""
-    import matplotlib.pyplot as plt
+def llc_geometry(llc: dict, keys: list[str], finite: list[str], ridge_side: dict, transient: dict, x_of: dict,
+                 burn_in: int, nbeta: float, draws: int) -> dict:
+    """Claims 4a–4d from the LLC sweep: the z-score of λ̂ between the smallest and largest dMMSE-side M (a, b), the
+    relative spread of λ̂ over the ridge-side models, where λ̂ first reaches λ̂(∞) against where the transient
+    starts (|log₂| of their ratio; nan if any chain diverged), and each M's drift between the first and second
+    half of its draws (× nβ)."""
+    lam, se = {k: llc[k]["llc"] for k in keys}, {k: llc[k]["se"] for k in keys}
+    dm_side, r_side = [k for k in finite if not ridge_side[k]], [k for k in finite if ridge_side[k]] + ["∞"]
+    if len(dm_side) >= 2:
+        a, b = dm_side[0], dm_side[-1]
+        z = (lam[b] - lam[a]) / math.sqrt(se[a] ** 2 + se[b] ** 2 + 1e-12)
+    else:
+        a = b = dm_side[0] if dm_side else "none"
+        z = math.nan
+    spread = ((max(lam[k] for k in r_side) - min(lam[k] for k in r_side)) / np.mean([lam[k] for k in r_side])
+              if len(r_side) >= 2 else math.nan)  # needs two ridge-side models
+    diverged = any(llc[k]["diverged"] for k in keys)
+    cross = math.nan if diverged else next((x_of[k] for k in finite if lam[k] >= lam["∞"]), math.inf)
+    onset = next((x_of[k] for k in finite if transient[k]), math.inf)
+    gap = abs(math.log2(cross / onset)) if math.isfinite(cross) and math.isfinite(onset) else math.inf
+    half = draws // 2
 
-    from ..plotting import BASELINE, PALETTE
+    def drift(k: str) -> float:
+        d = llc[k]["trace"][:, burn_in:] - llc[k]["init"][:, burn_in:]
+        return float(abs(d[:, half:].mean() - d[:, :half].mean()) * nbeta)
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for c, k in zip(PALETTE, keys):
-        ax.plot(curves[k][:, 0], curves[k][:, 1], "-", color=c, lw=1.3, label=f"M = {k}")
-        ax.plot(curves[k][-1, 0], curves[k][-1, 1], "o", color=c, ms=5)
-        if k != "∞":
-            ax.plot(*proj[f"dmmse {k}"], "*", color=c, ms=13, mec="k", mew=0.5)
-    ax.plot(*proj["ridge"], "P", color=BASELINE["ridge"], ms=12, label="ridge")
-    ax.plot(curves[keys[0]][0, 0], curves[keys[0]][0, 1], "x", color="grey", ms=8, label="initialisation")
-    ax.set_xlabel(f"PC1 ({pca.explained[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({pca.explained[1]:.0%} of variance)")
-    ax.set_title("★: dMMSE$_M$ (projected, not fitted); ●: end of training")
-    ax.legend()
-    return fig
-
-
-def figure_llc(llc: dict, keys: list[str], xs: list[float], x_of: dict, M_star: float, nbeta: float, burn_in: int):
-    """λ̂ of each final model against M, and every SGLD chain's trace of nβ(ℓ_b(w_t) − ℓ_b(w*))."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import BASELINE, PALETTE
-
-    lam = {k: llc[k]["llc"] for k in keys}
-    se = {k: llc[k]["se"] for k in keys}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].errorbar(xs, [lam[k] for k in keys], yerr=[2 * se[k] for k in keys], fmt="o-", capsize=3,
-                     label=r"$\hat\lambda$ ± 2 s.e. over chains")
-    axes[0].axhline(lam["∞"], color=BASELINE["ridge"], lw=1, ls=":", label=r"$\hat\lambda$ at M = ∞ (ridge)")
-    if math.isfinite(M_star):
-        axes[0].axvline(M_star, color="grey", ls="--", lw=1, label="threshold")
-    m_axis(axes[0], keys, x_of)
-    axes[0].set_ylabel(r"LLC $\hat\lambda$ of the final model")
-    axes[0].legend()
-    for c, k in zip(PALETTE, keys):
-        d = nbeta * (llc[k]["trace"] - llc[k]["init"])  # (chains, steps)
-        for j, row in enumerate(d):
-            axes[1].plot(row, color=c, lw=0.6, alpha=0.7, label=f"M = {k}" if j == 0 else None)
-    axes[1].axvline(burn_in, color="grey", lw=1, ls="--")
-    axes[1].set_xlabel("SGLD step (dashed: end of burn-in)")
-    axes[1].set_ylabel(r"$n\beta\,(\ell_b(w_t) - \ell_b(w^*))$")
-    axes[1].set_title("every chain of every M")
-    axes[1].legend(ncol=2)
-    return fig
+    return {"lam": lam, "a": a, "b": b, "z": z, "r_side": r_side, "spread": float(spread), "cross": cross,
+            "onset": onset, "gap": math.nan if diverged else gap, "drift": {k: drift(k) for k in keys}}

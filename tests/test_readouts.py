@@ -1,0 +1,93 @@
+"""What the chapters read off their runs, moved out of the notebooks: checked on hand-made inputs whose answers are
+known, so that a change in these helpers cannot hide behind a chapter's unchanged verdict."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from iclbook.notebook import markdown_table
+
+
+def test_markdown_table_has_one_separator_per_column_and_the_note_first():
+    t = markdown_table(["a", "b", "c"], [[1, "x", 2.5], ["y", 2, 3]], note="η = 0.1")
+    lines = t.split("\n")
+    assert lines[0] == "η = 0.1" and lines[1] == ""
+    assert lines[2] == "| a | b | c |" and lines[3] == "|---|---|---|"
+    assert lines[4:] == ["| 1 | x | 2.5 |", "| y | 2 | 3 |"]
+    assert markdown_table(["only"], []) == "| only |\n|---|"
+
+
+def test_threshold_between_the_sides_and_with_every_finite_M_on_the_dmmse_side():
+    from iclbook.experiments.transient_ridge import threshold_M
+
+    x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
+    final = {"4": {"d_ridge": 2.0, "d_dmmse": 1.0}, "16": {"d_ridge": 1.0, "d_dmmse": 2.0}}
+    M_star, side = threshold_M(final, ["4", "16"], x_of)
+    assert side == {"4": False, "16": True} and M_star == pytest.approx(8.0)
+    final["16"] = {"d_ridge": 3.0, "d_dmmse": 2.0}  # both on the dMMSE side: between the largest M and ∞
+    M_star, _ = threshold_M(final, ["4", "16"], x_of)
+    assert M_star == pytest.approx(math.sqrt(16 * 32))
+
+
+def _llc(lam: float, se: float = 1.0, drift: float = 0.0, diverged: bool = False) -> dict:
+    """A fake LLC entry: two chains of 4 draws after a burn-in of 2, whose second half sits ``drift`` above the first."""
+    trace = np.zeros((2, 6))
+    trace[:, 4:] = drift
+    return {"llc": lam, "se": se, "trace": trace, "init": np.zeros((2, 6)), "diverged": diverged}
+
+
+def test_llc_geometry_reads_z_spread_crossing_and_drift():
+    from iclbook.experiments.transient_ridge import llc_geometry
+
+    keys, finite = ["1", "4", "16", "∞"], ["1", "4", "16"]
+    llc = {"1": _llc(10.0), "4": _llc(14.0), "16": _llc(20.0, drift=0.5), "∞": _llc(20.0)}
+    ridge_side = {"1": False, "4": False, "16": True}
+    transient = {"1": False, "4": True, "16": False}
+    x_of = {"1": 1.0, "4": 4.0, "16": 16.0, "∞": 32.0}
+    g = llc_geometry(llc, keys, finite, ridge_side, transient, x_of, burn_in=2, nbeta=10.0, draws=4)
+    assert (g["a"], g["b"]) == ("1", "4") and g["z"] == pytest.approx(4 / math.sqrt(2), rel=1e-6)
+    assert g["r_side"] == ["16", "∞"] and g["spread"] == pytest.approx(0.0)
+    assert g["cross"] == 16.0 and g["onset"] == 4.0 and g["gap"] == pytest.approx(2.0)
+    assert g["drift"]["16"] == pytest.approx(5.0) and g["drift"]["1"] == 0.0
+    llc["4"] = _llc(math.nan, diverged=True)  # one chain diverged: the crossing is not estimated
+    assert math.isnan(llc_geometry(llc, keys, finite, ridge_side, transient, x_of, 2, 10.0, 4)["gap"])
+
+
+class _Res:
+    """A training record with eval_series, as the concept experiment's readers expect."""
+
+    def __init__(self, series: dict):
+        self.series = series
+
+    def eval_series(self, key):
+        v = np.asarray(self.series[key], dtype=float)
+        return np.arange(len(v)) * 10, v
+
+
+def test_concept_summary_takes_the_worst_seed_and_survives_a_zero_denominator():
+    from iclbook.experiments.multi_concept import FINAL_KEYS, ood_summary, ratio, summarise
+
+    base = {k: [1.0, 1.0] for k in FINAL_KEYS}
+    a = _Res({**base, "test_err_clean": [0.5, 0.0], "attn_specific": [1, 4.0], "attn_complement": [1, 1.0],
+              "mlp_specific": [1.0, 8.0], "test_correct_attn": [0.5, 0.95]})
+    b = _Res({**base, "test_err_clean": [0.5, 0.01], "attn_specific": [1, 3.0], "attn_noise": [1, 1.5],
+              "mlp_specific": [2.0, 6.0], "test_correct_attn": [0.3, 0.99]})
+    sm = summarise({0: (None, a), 1: (None, b)})
+    assert sm.max_clean == 0.01 and sm.attn_ratio == pytest.approx(2.0) and sm.growth == pytest.approx(3.0)
+    assert sm.median["test_correct_attn"] == pytest.approx(0.97) and sm.attn0 == pytest.approx(0.4)
+    assert ratio(1.0, 0.0) == math.inf and math.isnan(ratio(0.0, 0.0))
+    ood = {"L = 4": {"model": [{"err": 0.12}, {"err": 0.2}], "control": {"err": 0.5}},
+           "skewed": {"model": [{"err": 0.11}], "control": {"err": 0.45}}}
+    excess, worst, ctrl = ood_summary({"control": {"err": 0.48}}, ood, bayes=0.1)
+    assert excess == pytest.approx(0.1) and worst == "L = 4" and ctrl == 0.45
+
+
+def test_shot_sequences_are_fresh_and_reproducible():
+    from iclbook.experiments.modular_arithmetic import Member, shot_sequences
+    from iclbook.tasks.modular import ModularTask
+
+    m = Member(ModularTask(7, 8, 0.8, 6, seed=3), None, None)
+    x, y = shot_sequences(m, "ood_train", 5, 10, "cpu"), shot_sequences(m, "ood_train", 5, 10, "cpu")
+    assert x.shape == (1, 5, 18) and torch.equal(x, y)
+    assert not torch.equal(x, shot_sequences(m, "ood_train", 5, 11, "cpu"))
