@@ -34,7 +34,7 @@ PARAMS = ParamSpec(
         _p("n_head", int, 4, 4, 4, "attention heads", low=1, high=64),
         _p("pos", str, "learned", "learned", "rope", "position encoding (the paper: RoPE)", choices=("rope", "learned")),
         _p("bias", bool, True, True, False, "biases in the linear layers and LayerNorms (the paper: none)"),
-        _p("steps", int, 800, 5000, 40000, "AdamW steps (left at the profile's value and p raised above the "
+        _p("steps", int, 800, 10000, 40000, "AdamW steps (left at the profile's value and p raised above the "
            "profile's: scaled by (p / profile p)², see steps_for_p)", low=10, high=10**7),
         _p("batch", int, 128, 128, 512, "sequences per step, balanced over the pretraining tasks", low=4,
            high=65536),
@@ -43,7 +43,7 @@ PARAMS = ParamSpec(
         _p("warmup", float, 0.05, 0.04, 0.05, "warm-up as a fraction of the steps (then cosine to 0.1×)", low=0.0,
            high=1.0),
         _p("n_eval", int, 256, 1024, 2048, "sequences per evaluation set", low=16, high=10**6),
-        _p("n_ckpt", int, 4, 20, 40, "evaluations during training", low=2, high=10**4),
+        _p("n_ckpt", int, 4, 10, 40, "evaluations during training", low=2, high=10**4),
         _p("tau", float, 0.5, 0.5, 0.5, "accuracy threshold τ that defines the phases", low=0.0, high=1.0),
         _p("group", int, 1, 1, 0, "grid points per stacked ensemble (0: all; 1 is fastest on a CPU)", low=0,
            high=10**4),
