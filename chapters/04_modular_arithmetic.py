@@ -374,7 +374,7 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # The longer schedule keeps the learning rate high for longer: every model left the plateau and learned its tasks
 # by step 6000, and each passed τ = 0.5 on unseen tasks. The `cpu` profile now runs this schedule (`steps`
 # 10 000, `n_ckpt` 10) for the three models its claims need: the two grid points and the depth-1 control. Its
-# ledgers for seeds 0, 1, 2, 3 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3`; the page
+# ledgers for seeds 0, 1, 2, 3, 4 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3 4`; the page
 # *How often do the claims hold?* shows the latest table), last-shot accuracies after training:
 #
 # | seed | $n_{\rm i.d.} = 8$: i.d.-train / o.o.d.-train (1a) | $n_{\rm i.d.} = 40$: o.o.d.-train (1b) | o.o.d.-test (1d) | depth 1: o.o.d.-train (2) | rise with shots (3) | ratio-matching gap (4) |
@@ -383,10 +383,15 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # | 1 | 1.00 / 0.11 | 0.70 | 0.29 | 0.12 | 0.56 | 0.96 |
 # | 2 | 1.00 / 0.14 | 0.60 | 0.32 | 0.13 | 0.47 | 0.84 |
 # | 3 (not tuned on) | 1.00 / 0.12 | 0.72 | 0.30 | 0.12 | 0.60 | 0.97 |
+# | 4 (not tuned on) | 1.00 / 0.11 | 0.38 | 0.23 | 0.13 | 0.27 | 0.90 |
 #
-# Claims 1a, 1b, 1c, 2, 3 and 4 hold in each of the 4 seeds, including 3, which the schedule was not chosen on.
-# Claim 1d (unseen tasks on unseen inputs) reached 0.83, 0.29, 0.32, 0.30 (seeds 0, 1, 2, 3): 1 of 4,
-# so it stays a `gpu` claim, whose $p = 29$ has 168 held-out input pairs at $\alpha = 0.8$ against our ten.
+# Over seeds 0–4 (seeds 3 and 4 were not used to choose the schedule) the claims hold in: 1a 5 of 5, 1b 4 of 5,
+# 1c 5 of 5, 2 4 of 5, 3 4 of 5, 4 5 of 5. In seed 4 the $n_{\rm i.d.} = 40$ model memorised its tasks (i.d.-train
+# 1.00) but reached only 0.38 on unseen ones, so 1b, 2 and 3 fail there: which solution the model finds within
+# 10 000 steps still depends on the seed, as in the pilots above, and at `cpu` these claims hold for most seeds,
+# not for all.
+# Claim 1d (unseen tasks on unseen inputs) reached 0.83, 0.29, 0.32, 0.30 and 0.23 in seeds 0–4, one seed of
+# five, so it stays a `gpu` claim, whose $p = 29$ has 168 held-out input pairs at $\alpha = 0.8$ against our ten.
 # The depth-1 control never learned even its own 40 tasks (i.d.-train ≈ 0.3), so claim 2's contrast at this
 # scale is between a model that solves unseen tasks and one that solves none.
 #
