@@ -6,7 +6,6 @@
 - Degenerate: f(x) = w²·x at the truth w = 0. K(w) ∝ w⁴, and for K ∝ w^{2k}, λ = 1/(2k): λ = 1/4 < d/2 = 1/2.
 Each model is an ensemble of E identical replicas (the estimator handles per-member losses), which buys samples cheaply.
 """
-import numpy as np
 import pytest
 import torch
 

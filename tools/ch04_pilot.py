@@ -15,7 +15,7 @@ from iclbook.runtime import device, set_threads
 from iclbook.store import Store
 from iclbook.experiments.modular_arithmetic import train_sweep
 from iclbook.tasks.modular import ModularTask
-from iclbook.train import OptimConfig, checkpoint_steps
+from iclbook.train import OptimConfig
 
 
 def main() -> None:
