@@ -109,7 +109,7 @@ for name in SPECTRA:
 ch.table(["spectrum", "Γ", "formula", "Monte Carlo ± s.e.", "rel. error"], rows)
 ch.ledger.add("1", "The exact risk formula matches Monte Carlo", max(rel_errors), below(0.03),
               detail=f"largest relative error over {len(rel_errors)} (spectrum, Γ) pairs, {P.mc_samples} prompts",
-              source="Wu et al. 2023, Theorem (risk of linear attention)")
+              source="Wu et al. 2023, Theorem (risk of linear attention)", kind="check")
 
 # %% [markdown]
 # ## Claim 2: pretraining converges like $1/T$
@@ -137,7 +137,7 @@ ch.show(figure_excess_risk(np.array(P.T_grid), excess, large,
                            f"One-pass SGD, d = {P.d}, N = {P.N}, ψ² = {P.psi2:g}, σ² = {P.sigma2:g}"), "excess_risk_vs_T")
 ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T", slope, between(-1.35, -0.65),
               detail=f"log-log slope of the mean excess risk for T ≥ 16·d² = {t_large(P.d)}",
-              source="Wu et al. 2023: excess risk O(1/T) (up to logs)")
+              source="Wu et al. 2023: excess risk O(1/T) (up to logs)", kind="paper")
 
 # %% [markdown]
 # *Figure: excess risk of the SGD-pretrained $\Gamma_T$ against the number of pretraining tasks, with the range
@@ -183,17 +183,17 @@ def growth(name: str) -> float:
 
 ch.ledger.add("3a", "Flat spectrum: the tasks needed grow like d² (the effective dimension is d)", growth("identity"),
               above(1.5), detail=f"log-log slope of tasks needed vs d, d = {d_min}…{d_max}",
-              source="Wu et al. 2023: task complexity set by the effective dimension")
+              source="Wu et al. 2023: task complexity set by the effective dimension", kind="paper")
 ch.ledger.add("3b", "Exponential spectrum: the tasks needed do not grow with d", growth("exp"), below(0.75),
-              detail="log-log slope of tasks needed vs d (flat: ≈ 2)")
+              detail="log-log slope of tasks needed vs d (flat: ≈ 2)", kind="paper")
 ch.ledger.add("3c", "Decaying spectra need fewer tasks than flat at the largest d",
               all(needed[s, d_max] < needed["identity", d_max] for s in ("power", "exp")),
               is_true("power and exp < identity"),
-              detail=", ".join(f"{s}: {needed[s, d_max]:.0f}" for s in SPECTRA) + f" at d = {d_max}")
+              detail=", ".join(f"{s}: {needed[s, d_max]:.0f}" for s in SPECTRA) + f" at d = {d_max}", kind="paper")
 ch.ledger.add("3d", "For a decaying spectrum the tasks needed are far below d²", needed["exp", d_max] / d_max**2,
               below(0.5), expected_at=("cpu", "gpu"),
               detail=f"tasks needed / d² for the exponential spectrum at d = {d_max}",
-              source="Wu et al. 2023: far fewer tasks than the d² parameters of Γ")
+              source="Wu et al. 2023: far fewer tasks than the d² parameters of Γ", kind="paper")
 
 # %% [markdown]
 # ## Claim 4: nearly Bayes-optimal at the pretraining length, and only there
@@ -223,10 +223,10 @@ iN = M_grid.index(P.N)
 ch.glue(ratio_N=f"{ratio[iN]:.3f}", ratio_ends=f"{ratio[0]:.2f} and {ratio[-1]:.2f}")
 ch.ledger.add("4a", "At the pretraining length N, Γ_T is within ≈1.1× of the Bayes risk (high noise)",
               float(ratio[iN]), below(1.1), detail=f"R_N(Γ_T) / Bayes_N, ψ² tr H = {P.psi2 * P.d:g} σ²",
-              source="Wu et al. 2023; spec reference ≈ 1.065 for Γ*")
+              source="Wu et al. 2023; spec reference ≈ 1.065 for Γ*", kind="paper")
 ch.ledger.add("4b", "Away from N (M ≪ N and M ≫ N) Γ_T is clearly sub-optimal",
               float(min(ratio[0], ratio[-1]) - ratio[iN]), above(0.02),
-              detail=f"min(ratio at M = {M_grid[0]}, M = {M_grid[-1]}) − ratio at N")
+              detail=f"min(ratio at M = {M_grid[0]}, M = {M_grid[-1]}) − ratio at N", kind="paper")
 
 # %% [markdown]
 # *Figure: risk at test context length $M$ of the pretrained $\Gamma_T$, of $\Gamma^*_N$ and $\Gamma^*_M$, and the
@@ -261,7 +261,7 @@ ch.glue(gpt_gap=f"{gap:.2f}", gpt_params=f"{model.num_params():,}")
 ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends close to the Bayes (ridge) predictor",
               gap, below(0.2), expected_at=("cpu", "gpu"),
               detail=f"(MSE − Bayes) / (MSE of 0 − Bayes) at position {K}, after {P.gpt_steps} steps",
-              source="Garg et al. 2022; Raventós et al. 2023")
+              source="Garg et al. 2022; Raventós et al. 2023", kind="extension")
 
 # %% [markdown]
 # *Figure: left, the transformer's MSE at each position against ridge (the Bayes predictor) and against predicting

@@ -136,19 +136,19 @@ low, high = finite[0], finite[-1]
 ch.glue(M_star=f"{M_star:.1f}" if math.isfinite(M_star) else "not found")
 ch.ledger.add("1a", f"Small M (M = {low}): the final model matches dMMSE_M, not ridge",
               final[low]["d_dmmse"] / final[low]["d_ridge"], below(0.3), expected_at=("cpu", "gpu"),
-              detail="Δ(model, dMMSE_M) / Δ(model, ridge) at the end", source="Raventós et al. 2023, Fig. 2")
+              detail="Δ(model, dMMSE_M) / Δ(model, ridge) at the end", source="Raventós et al. 2023, Fig. 2", kind="paper")
 ch.ledger.add("1b", "Small M does badly on fresh tasks: OOD loss above halfway from ridge to dMMSE_M",
               (final[low]["ood"] - ridge_loss) / (base[low]["dmmse"] - ridge_loss), above(0.5),
-              detail=f"(OOD − ridge) / (dMMSE_M − ridge) at M = {low}")
+              detail=f"(OOD − ridge) / (dMMSE_M − ridge) at M = {low}", kind="paper")
 ch.ledger.add("1c", "Large M (∞): the final model matches ridge",
               final["∞"]["d_ridge"] / (base[low]["dmmse"] - ridge_loss), below(0.25), expected_at=("cpu", "gpu"),
-              detail=f"Δ(model, ridge) / (dMMSE_{low} − ridge loss gap)", source="Raventós et al. 2023, Fig. 2")
+              detail=f"Δ(model, ridge) / (dMMSE_{low} − ridge loss gap)", source="Raventós et al. 2023, Fig. 2", kind="paper")
 ch.ledger.add("1d", "Large M (∞) solves fresh tasks near the Bayes risk (ridge)",
               (final["∞"]["ood"] - ridge_loss) / ridge_loss, below(0.15), expected_at=("cpu", "gpu"),
-              detail="(OOD − ridge) / ridge at M = ∞")
+              detail="(OOD − ridge) / ridge at M = ∞", kind="paper")
 ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-side M",
               math.isfinite(M_star), is_true("sides separate"),
-              detail="; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in finite))
+              detail="; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in finite), kind="paper")
 
 # %% [markdown]
 # Final models with $M$ below the threshold (dashed, at $M \approx$ {glue:text}`M_star`) sit on dMMSE$_M$; above it
@@ -177,21 +177,21 @@ ch.glue(t_crit=f"{t_c}", M_transient=kt, rise=f"{rise:.2f}",
         transient_list=", ".join(f"M = {k}" for k in finite if transient[k]) or "no M of this run")
 ch.ledger.add("2a", f"M = {kt}: the OOD loss falls, then rises toward dMMSE_M", rise, above(0.05),
               expected_at=("cpu", "gpu"), detail=f"(final OOD − smoothed minimum) / (dMMSE_M − ridge); t_crit = {t_c}",
-              source="Carroll et al. 2025, Fig. 1")
+              source="Carroll et al. 2025, Fig. 1", kind="paper")
 ch.ledger.add("2b", f"M = {kt}: at t_crit the model is closer to ridge than at the end",
               rt.evals["d_ridge"][-1] / rt.evals["d_ridge"][i_c], above(1.2), expected_at=("cpu", "gpu"),
-              detail="Δ(model, ridge) at the end / at t_crit")
+              detail="Δ(model, ridge) at the end / at t_crit", kind="paper")
 ch.ledger.add("2c", f"M = {kt}: closer to ridge than to dMMSE_M at t_crit, closer to dMMSE_M at the end",
               bool(rt.evals["d_ridge"][i_c] < rt.evals["d_dmmse"][i_c] and rt.evals["d_dmmse"][-1] < rt.evals["d_ridge"][-1]),
               is_true("crossover"), expected_at=("cpu", "gpu"),
               detail=f"Δ ridge / dMMSE: {rt.evals['d_ridge'][i_c]:.3f} / {rt.evals['d_dmmse'][i_c]:.3f} at t_crit, "
-                     f"{rt.evals['d_ridge'][-1]:.3f} / {rt.evals['d_dmmse'][-1]:.3f} at the end")
+                     f"{rt.evals['d_ridge'][-1]:.3f} / {rt.evals['d_dmmse'][-1]:.3f} at the end", kind="paper")
 ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the ridge side); above it "
               f"(M = {high}) the model stays on the ridge side", bool(not side[low].any() and side[high].all()),
               is_true("both"), expected_at=("cpu", "gpu"),
               detail=f"M = {low} on the ridge side at {side[low].mean():.0%} of checkpoints, "
                      f"M = {high} at {side[high].mean():.0%}; transient at M = "
-                     + (", ".join(k for k in finite if transient[k]) or "none"))
+                     + (", ".join(k for k in finite if transient[k]) or "none"), kind="paper")
 
 # %% [markdown]
 # For $M$ = {glue:text}`M_transient` the smoothed OOD loss is lowest at $t_{\rm crit}$ = {glue:text}`t_crit`
@@ -215,13 +215,13 @@ geo = pca_geometry(pca_out, keys, finite, kt)
 separating, detour, end_near = geo["separating"], geo["detour"], geo["end_near"]
 ch.ledger.add("3a", "One principal component separates the dMMSE_M points from ridge", bool(separating),
               is_true("PC found"), detail=f"separating component(s): {', '.join(f'PC{c + 1}' for c in separating) or 'none'}",
-              source="Carroll et al. 2025, Fig. 1")
+              source="Carroll et al. 2025, Fig. 1", kind="check")
 ch.ledger.add("3b", f"The M = {kt} trajectory detours past ridge: its closest approach is well inside its final distance",
               detour, below(0.7), expected_at=("cpu", "gpu"),
-              detail="min over checkpoints of ‖PC(t) − PC(ridge)‖ / the same at the end")
+              detail="min over checkpoints of ‖PC(t) − PC(ridge)‖ / the same at the end", kind="paper")
 ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, ∞) ends nearer ridge than dMMSE_M",
               bool(end_near[low] and not end_near[high]), is_true("both"), expected_at=("cpu", "gpu"),
-              detail="; ".join(f"M = {k}: {'dMMSE' if end_near[k] else 'ridge'}" for k in finite))
+              detail="; ".join(f"M = {k}: {'dMMSE' if end_near[k] else 'ridge'}" for k in finite), kind="paper")
 
 # %% [markdown]
 # In the plane of the first two components, trajectories start at the grey cross. Look for the curves of small
@@ -263,19 +263,19 @@ lam, drift = g["lam"], g["drift"]
 ch.ledger.add("4a", "The LLC of models that end at dMMSE_M increases with M", g["z"], above(2.0),
               expected_at=("cpu", "gpu"), detail=f"(λ̂(M = {g['b']}) − λ̂(M = {g['a']})) / s.e.; λ̂ = "
               + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys) + why_nan,
-              source="Carroll et al. 2025, Fig. 4")
+              source="Carroll et al. 2025, Fig. 4", kind="paper")
 ch.ledger.add("4b", "Models that end at ridge share roughly one LLC", g["spread"], below(0.25),
               expected_at=("cpu", "gpu"),
-              detail=f"(max − min) / mean of λ̂ over M = {', '.join(g['r_side'])}" + why_nan)
+              detail=f"(max − min) / mean of λ̂ over M = {', '.join(g['r_side'])}" + why_nan, kind="paper")
 ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", g["gap"],
               below(1.01), expected_at=("cpu", "gpu"),
               detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {g['cross']:g}, first M with a transient = "
-                     f"{g['onset']:g}" + why_nan)
+                     f"{g['onset']:g}" + why_nan, kind="paper")
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
               bool(all(lam[k] > 0 and drift[k] < 0.25 * lam[k] for k in keys)), is_true("stable"),
               expected_at=("cpu", "gpu"),
               detail="λ̂ > 0 and the draws' second-half mean within λ̂/4 of their first-half mean, for every M; drifts: "
-                     + ", ".join(f"{k}: {drift[k]:.1f}" for k in keys) + why_nan)
+                     + ", ".join(f"{k}: {drift[k]:.1f}" for k in keys) + why_nan, kind="check")
 
 # %% [markdown]
 # Left: $\hat\lambda$ of each final model. Right: the chains' traces of $n\beta(\ell_b(w_t) - \ell_b(w^*))$ on the

@@ -99,9 +99,9 @@ ch.table(["pure-noise updates, d = 256, 4000 draws", "measured", "closed form"],
           ["SimAOU", f"{noise['SimAOU']:.4f}", "0"], ["random baseline", f"{noise['random baseline']:.4f}", "≈ 0"]])
 ch.ledger.add("1a", "Pure-noise updates score SimAOU_norm ≈ 0.25 (the normalisation artefact)",
               noise["SimAOU_norm"], near(0.25, 0.02), detail="‖r‖² = 3‖z‖², r ⟂ z, d = 256",
-              source="Bar Natan et al. 2023, §3: 1/4")
+              source="Bar Natan et al. 2023, §3: 1/4", kind="check")
 ch.ledger.add("1b", "… while un-normalised SimAOU ≈ 0", abs(noise["SimAOU"]), below(0.02),
-              detail="|mean SimAOU| on the same noise", source="Bar Natan et al. 2023, §3")
+              detail="|mean SimAOU| on the same noise", source="Bar Natan et al. 2023, §3", kind="check")
 
 # %% [markdown]
 # ## The in-context label-mapping language
@@ -166,7 +166,7 @@ ch.table(["model", *(f"{v} (GD → LC)" for v in METRICS.values()), "α", "rando
 rb = per_seed("trained", "random_baseline")
 ch.ledger.add("1c", "The random baseline is ≈ 0 on the trained model's real ICL updates", float(abs(rb.mean())),
               below(0.05), detail=f"|cos(ĥ_ICL − ĥ_ZS, r)|, r ~ U[0,1)^d, layer-averaged, mean {rb.mean():+.3f}",
-              source="Dai et al. 2023; Bar Natan et al. 2023: ≈ 0")
+              source="Dai et al. 2023; Bar Natan et al. 2023: ≈ 0", kind="check")
 
 # %% [markdown]
 # ## Does the model learn in context, and does fine-tuning help?
@@ -178,10 +178,10 @@ rec = us.rec2ftp(all_t["zs_ok"], all_t["icl_ok"], all_t["ft_ok"])
 ch.glue(acc_zs=f"{zs.mean():.2f}", acc_icl=f"{icl.mean():.2f}", acc_ft=f"{ft.mean():.2f}", rec2ftp=f"{rec:.2f}")
 ch.ledger.add("2a", "The trained model learns in context: ICL accuracy ≫ ZS accuracy", (icl - zs).mean(), above(0.3),
               detail=f"ICL − ZS accuracy, mean of {P.seeds} seed(s): ZS {zs.mean():.2f}, ICL {icl.mean():.2f}",
-              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 1 (ICL ≫ ZS on all six datasets)")
+              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 1 (ICL ≫ ZS on all six datasets)", kind="paper")
 ch.ledger.add("2b", "Fine-tuning on the demonstrations (W_K, W_V only) helps too", (ft - zs).mean(), above(0.02),
               detail=f"FT − ZS accuracy; FT {ft.mean():.2f}; Rec2FTP = {rec:.2f} over all episodes",
-              source="Dai et al. 2023; Bar Natan et al. 2023, Table 1")
+              source="Dai et al. 2023; Bar Natan et al. 2023, Table 1", kind="paper")
 
 # %% [markdown]
 # Zero-shot the trained model is right on {glue:text}`acc_zs` of the queries, in context on {glue:text}`acc_icl`,
@@ -202,10 +202,10 @@ ch.ledger.add("3a", "Untrained models reach SimAOU comparable to the trained mod
               detail=f"best control ({KINDS[best_ctrl]}) − trained, GD, layer-averaged: "
                      + ", ".join(f"{KINDS[k]} {aou[k].mean():.3f}" for k in KINDS),
               expected_at=("cpu", "gpu"),
-              source="Bar Natan et al. 2023, Table 2: as high as trained on 4 of 5 datasets")
+              source="Bar Natan et al. 2023, Table 2: as high as trained on 4 of 5 datasets", kind="paper")
 ch.ledger.add("3b", "… while the untrained models fail at ICL", gap_icl, below(0.1),
               detail="largest ICL − ZS accuracy of the two controls",
-              source="Bar Natan et al. 2023, Table 2")
+              source="Bar Natan et al. 2023, Table 2", kind="check")
 
 # %% [markdown]
 # ### The controls' depth
@@ -252,11 +252,11 @@ d_amd = per_seed("trained", "sim_am_delta_lc") - per_seed("trained", "sim_am_del
 ch.ledger.add("4a", "LCGD's updates are more similar to ICL than GD's: SimAOU (layer-averaged)", d_aou.mean(),
               above(0.0), detail="SimAOU(LCGD) − SimAOU(GD), mean over seeds; per seed "
                                  + ", ".join(f"{v:+.3f}" for v in d_aou),
-              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.10 → 0.17")
+              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.10 → 0.17", kind="paper")
 ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", d_amd.mean(), above(0.0),
               detail="SimAM_Δ(LCGD) − SimAM_Δ(GD), mean over seeds; per seed "
                      + ", ".join(f"{v:+.3f}" for v in d_amd),
-              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.27 → 0.34")
+              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.27 → 0.34", kind="paper")
 
 # %% [markdown]
 # Per-layer similarity between the ICL update and the fine-tuning update, for the trained model and the two
@@ -280,10 +280,10 @@ ch.glue(ratio_gd=f"{ratio['gd']:.2f}", ratio_lc=f"{ratio['lc']:.2f}",
 ch.ledger.add("5a", "GD's gradient norms decay toward the lower layers", ratio["gd"], below(1.0),
               detail="‖∇‖ at layer 1 / ‖∇‖ at the top layer, mean over demonstrations and seeds; per seed "
                      + ", ".join(f"{v:.2f}" for v in seed_ratio["gd"]),
-              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Fig. 3")
+              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Fig. 3", kind="paper")
 ch.ledger.add("5b", "… LCGD's do not", ratio["lc"], above(1.0),
               detail="same ratio for layer-causal GD", expected_at=("cpu", "gpu"),
-              source="Bar Natan et al. 2023, Fig. 3")
+              source="Bar Natan et al. 2023, Fig. 3", kind="paper")
 
 # %% [markdown]
 # The lowest layer's gradient is {glue:text}`ratio_gd` times the top layer's under GD (per seed:

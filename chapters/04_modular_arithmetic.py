@@ -149,18 +149,18 @@ ch.ledger.add("1a", "With few pretraining tasks the model learns them (i.d.) but
               bool(lf["id_train"] >= P.tau > lf["ood_train"]), is_true("i.d.-train ≥ τ > o.o.d.-train"),
               detail=f"n_i.d. = {P.n_ids[0]} (α = {low.task.alpha:g}): i.d.-train {lf['id_train']:.2f}, "
                      f"o.o.d.-train {lf['ood_train']:.2f} (last shot)",
-              source="He et al. 2024, Fig. 1 phase diagram: i.d. memorisation / generalisation")
+              source="He et al. 2024, Fig. 1 phase diagram: i.d. memorisation / generalisation", kind="paper")
 ch.ledger.add("1b", "… with many it solves unseen tasks in context, on train inputs (o.o.d. memorisation or beyond)",
               bf["ood_train"], at_least(P.tau), expected_at=("cpu", "gpu"),
               detail=f"best o.o.d.-train last-shot accuracy at n_i.d. = {P.n_ids[-1]} (α = {best_pt[1]:g}); "
                      f"chance {CHANCE:.2f}",
-              source="He et al. 2024: i.d. → o.o.d. transition at n_i.d. ≈ 15–30 % of tasks")
+              source="He et al. 2024: i.d. → o.o.d. transition at n_i.d. ≈ 15–30 % of tasks", kind="paper")
 ch.ledger.add("1c", "The i.d. tasks are learned at every grid point (memorisation at least)",
               min(acc["id_train"] for acc in final.values()), at_least(P.tau), expected_at=("cpu", "gpu"),
-              detail="lowest i.d.-train last-shot accuracy over the grid")
+              detail="lowest i.d.-train last-shot accuracy over the grid", kind="paper")
 ch.ledger.add("1d", "… and unseen tasks on unseen inputs (o.o.d. generalisation)", bf["ood_test"], at_least(P.tau),
               expected_at=OOD_TEST_AT, detail=f"o.o.d.-test last-shot accuracy of the same model; chance {CHANCE:.2f}",
-              source="He et al. 2024, Fig. 1: the o.o.d. generalisation phase")
+              source="He et al. 2024, Fig. 1: the o.o.d. generalisation phase", kind="paper")
 
 # %% [markdown]
 # ## Training curves below and above the threshold
@@ -187,7 +187,7 @@ ch.ledger.add("2", f"At the same n_i.d., depth {P.control_layers} fails o.o.d. w
               expected_at=("cpu", "gpu"),
               detail=f"o.o.d.-train last-shot accuracy {d1:.2f} (depth {P.control_layers}) vs {d2:.2f} "
                      f"(depth {P.n_layer}) at n_i.d. = {best_pt[0]}, α = {best_pt[1]:g}",
-              source="He et al. 2024: depth 2 is the smallest that generalises o.o.d.")
+              source="He et al. 2024: depth 2 is the smallest that generalises o.o.d.", kind="paper")
 
 # %% [markdown]
 # ## Accuracy against the number of shots
@@ -206,7 +206,7 @@ ch.ledger.add("3", "Accuracy on unseen tasks rises with the number of in-context
               expected_at=("cpu", "gpu"),
               detail=f"o.o.d. accuracy after {P.n_ex - 1} shots minus after 1 shot "
                      f"({by_shot['ood_train'][1]:.2f} → {by_shot['ood_train'][-1]:.2f})",
-              source="He et al. 2024: ≈ 3 % at 0 shots, 43 % at 4, 80 % at 8, 91–96 % from ≈ 11 (p = 29)")
+              source="He et al. 2024: ≈ 3 % at 0 shots, 43 % at 4, 80 % at 8, 91–96 % from ≈ 11 (p = 29)", kind="paper")
 ch.table(["shots", *range(P.n_ex)], [["o.o.d. accuracy", *(f"{v:.2f}" for v in by_shot["ood_train"])]])
 
 # %% [markdown]
@@ -232,7 +232,7 @@ ch.ledger.add("4", "Interpretability: with few shots the model is right far more
               rm_gap, above(0.1), expected_at=("cpu", "gpu"),
               detail=f"accuracy where the oracle applies minus where it does not, mean over 1–{K_FEW} shots, "
                      "unseen tasks, queries with z ≠ 0",
-              source="He et al. 2024: ratio matching at few shots, modular regression at many")
+              source="He et al. 2024: ratio matching at few shots, modular regression at many", kind="paper")
 
 # %% [markdown]
 # The embeddings of the $p$ number tokens, projected on their first two principal components: a model that computes
@@ -258,7 +258,7 @@ else:
     drop, detail = float("nan"), f"not run at `{P.profile}` (deep_layers = 0)"
     ch.md(f"*Not run at this profile (`{P.profile}`): set `deep_layers` or use the `gpu` profile.*")
 ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, then decline)", drop, above(0.05),
-              expected_at=("gpu",), detail=detail, source="He et al. 2024: early stopping needed in deeper models")
+              expected_at=("gpu",), detail=detail, source="He et al. 2024: early stopping needed in deeper models", kind="paper")
 
 # %% [markdown]
 # ## Where this chapter differs from the paper, and what we tried

@@ -167,23 +167,23 @@ ch.glue(rate=f"{rf.rate:.3f}", efold=f"{1 / rf.rate:.0f}", r2=f"{rf.r2:.2f}", fi
 ch.ledger.add("1a", "The 0-1 error reaches the Bayes error: clean (noiseless) test error ≈ 0 at the end",
               max_clean, below(0.005),
               detail=f"largest final clean error over {P.seeds} seeds; observed error {med['test_err']:.3f} vs "
-                     f"Bayes {bayes:g}", source="Bu et al. 2024: Bayes-optimal test error")
+                     f"Bayes {bayes:g}", source="Bu et al. 2024: Bayes-optimal test error", kind="paper")
 ch.ledger.add("1b", "Exponential convergence: log(clean error) falls on a straight line in the step count",
               rf.r2, above(0.9), expected_at=("cpu", "gpu"),
               detail=f"median R² over {P.seeds} seeds of the log-linear fit to the envelope max_(s≥t) clean error "
                      f"(raw curve: R² {rf.r2_raw:.2f}); rate {rf.rate:.3f}/step "
                      f"(e-folding {1 / rf.rate:.0f} steps), ~{rf.n}"
-                     " points per fit", source="Bu et al. 2024: the 0-1 loss converges exponentially fast")
+                     " points per fit", source="Bu et al. 2024: the 0-1 loss converges exponentially fast", kind="paper")
 ch.ledger.add("2", "The attention puts its mass on the label-informative (same-sign) demonstrations",
               med["test_correct_attn"], above(0.9), detail=f"median final correct attention on test prompts (at init {attn0:.2f})",
-              source="Bu et al. 2024, simulations: the correct attention weight → 1")
+              source="Bu et al. 2024, simulations: the correct attention weight → 1", kind="paper")
 ch.ledger.add("3a", "Attention weights align with the task concept's features, not complement or noise",
               sm.attn_ratio, above(2.0), detail="min over seeds of specific / max(complement, noise) product of ΔW_KQ",
-              source="Bu et al. 2024, simulations: weight-feature products")
+              source="Bu et al. 2024, simulations: weight-feature products", kind="paper")
 ch.ledger.add("3b", "MLP weights align with the label features, not complement or noise (and grew from init)",
               sm.mlp_ratio, above(2.0),
               detail="min over seeds of specific / max(complement, noise); specific grew "
-                     f"≥ {sm.growth:.0f}× from init")
+                     f"≥ {sm.growth:.0f}× from init", kind="paper")
 
 # %% [markdown]
 # At the end of training the observed test error is {glue:text}`final_err` against a Bayes error of $\eta$, and the
@@ -277,9 +277,9 @@ ood_excess, worst, ctrl_min = ood_summary(in_dist, ood, bayes)
 ch.ledger.add("4a", "Out of distribution (length, skew, switched features, unseen combinations) the error stays "
               "near the Bayes limit", ood_excess, below(0.03),
               detail=f"largest error − Bayes over {len(ood)} shifted sets and {P.seeds} seeds (worst: {worst})",
-              source="Bu et al. 2024: OOD guarantees")
+              source="Bu et al. 2024: OOD guarantees", kind="paper")
 ch.ledger.add("4b", "A model that cannot read its context fails", ctrl_min, above(0.4),
-              detail="smallest error of the no-context MLP over all test sets (chance = 0.5)")
+              detail="smallest error of the no-context MLP over all test sets (chance = 0.5)", kind="check")
 
 # %% [markdown]
 # On the shifted sets the softmax model's error exceeds the Bayes error by at most {glue:text}`ood_excess`; the
@@ -318,7 +318,7 @@ ch.ledger.add("5", "Efficiency: the steps to reach error ε grow linearly in log
               detail=f"median R² of steps-to-ε vs log(1/ε), ε = {EPS[0]:g}…{EPS[-1]:g}; slope "
                      f"{main_eff['slope']:.1f} steps/nat (MSE gradient-matched "
                      f"{eff[list(eff)[2]]['slope']:.1f}, linear attention {eff[list(eff)[3]]['slope']:.1f})",
-              source="Bu et al. 2024: Bayes-optimal error after a logarithmic number of iterations")
+              source="Bu et al. 2024: Bayes-optimal error after a logarithmic number of iterations", kind="paper")
 ch.glue(ood_excess=f"{ood_excess:.3f}", ctrl_min=f"{ctrl_min:.2f}", g_ratio=f"{1 / g_ratio:.1f}",
         slope_main=f"{main_eff['slope']:.1f}", r2_eff=f"{main_eff['r2']:.2f}",
         r2_eff_verdict="so the law holds by this test" if main_eff["r2"] > 0.9 else

@@ -2,6 +2,11 @@
 
 Claims are computed, never typed: a criterion is a small callable object whose ``str`` is what the table shows,
 so the text and the check cannot drift apart.
+
+Every entry has a *kind*, because a reader must not count a test of our own method as a reproduced result:
+``paper`` (a result a paper states about trained models), ``extension`` (our own claim about trained models,
+beyond the paper) and ``check`` (a test of our method: a closed form against simulation, a baseline, a control
+built to fail, estimator health).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from typing import Any, Callable, Sequence
 
 from .atomic import atomic_write_text
 from .profiles import PROFILES
+
+KINDS = ("paper", "extension", "check")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Claim:
     expected_at: tuple[str, ...]  # profiles at which the claim is meant to hold
     detail: str = ""
     source: str = ""  # the paper's number or wording it is compared with
+    kind: str = "paper"  # one of KINDS
 
     def status(self, profile: str) -> str:
         if self.holds:
@@ -91,19 +99,26 @@ class Ledger:
         statement: str,
         value: Any,
         criterion: Criterion,
+        *,
+        kind: str,
         expected_at: Sequence[str] = PROFILES,
         detail: str = "",
         source: str = "",
     ) -> None:
-        """Compute the verdict of one claim and record it (returns nothing, so a notebook cell prints nothing)."""
+        """Compute the verdict of one claim and record it (returns nothing, so a notebook cell prints nothing).
+
+        ``kind`` has no default: whether an entry is a paper's result or a check of our method is a decision."""
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} added twice")
+        if kind not in KINDS:
+            raise ValueError(f"claim {id!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
         bad = [p for p in expected_at if p not in PROFILES]
         if bad:
             raise ValueError(f"unknown profiles {bad}")
         if hasattr(value, "item"):  # numpy / torch scalars
             value = value.item()
-        claim = Claim(id, statement, value, str(criterion), criterion(value), tuple(expected_at), detail, source)
+        claim = Claim(id, statement, value, str(criterion), criterion(value), tuple(expected_at), detail, source,
+                      kind)
         self.claims.append(claim)
 
     def __getitem__(self, id: str) -> Claim:
@@ -113,14 +128,15 @@ class Ledger:
         raise KeyError(id)
 
     def markdown(self) -> str:
-        rows = ["| # | claim | measured | criterion | expected at | status |", "|---|---|---|---|---|---|"]
+        rows = ["| # | kind | claim | measured | criterion | expected at | status |",
+                "|---|---|---|---|---|---|---|"]
         for c in self.claims:
             value = fmt_value(c.value) + (f" ({c.detail})" if c.detail else "")
             rows.append(
-                f"| {c.id} | {c.statement} | {value} | {c.criterion} | {', '.join(c.expected_at)} "
+                f"| {c.id} | {c.kind} | {c.statement} | {value} | {c.criterion} | {', '.join(c.expected_at)} "
                 f"| {c.status(self.profile)} |"
             )
-        return "\n".join(rows)
+        return "\n".join(rows) + "\n\n" + tally_text(tally([asdict(c) for c in self.claims], self.profile))
 
     def show(self) -> None:
         """Display the ledger as a table in the notebook (a plain print outside IPython)."""
@@ -147,6 +163,35 @@ class Ledger:
         path = Path(path)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=_json_default))
         return path
+
+
+def tally(claims: Sequence[dict], profile: str) -> dict[str, dict[str, int]]:
+    """Count a ledger's entries per kind: held, expected only at a larger profile, and failed where expected.
+
+    Entries are dicts as in ``claims.json``; one written before kinds existed counts as ``paper``."""
+    out = {k: {"holds": 0, "later": 0, "fails": 0} for k in KINDS}
+    for c in claims:
+        row = out[c.get("kind", "paper")]
+        if c["holds"]:
+            row["holds"] += 1
+        elif profile in c["expected_at"]:
+            row["fails"] += 1
+        else:
+            row["later"] += 1
+    return out
+
+
+def tally_text(counts: dict[str, dict[str, int]]) -> str:
+    """One sentence: the paper claims first, then extensions and checks apart."""
+    parts = []
+    for kind, label in (("paper", "paper claims"), ("extension", "extensions"), ("check", "checks of our method")):
+        c = counts[kind]
+        n = sum(c.values())
+        if n == 0:
+            continue
+        parts.append(f"{label}: {c['holds']} of {n} hold, {c['later']} expected only at a larger profile, "
+                     f"{c['fails']} fail where expected")
+    return ("; ".join(parts) + ".") if parts else "No claims."
 
 
 def load(path: str | Path) -> dict:

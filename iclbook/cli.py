@@ -112,7 +112,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="iclbook",
         description="Run the chapters of iclbook, an executable book on in-context learning, and build it.",
-        epilog="Profiles: ci (about a minute per chapter on 2 CPU cores), cpu (minutes, every claim), "
+        epilog="Profiles: ci (about a minute per chapter on 2 CPU cores), cpu (minutes; the claims an honest CPU-scale run reproduces, "
+        "each ledger says which), "
         "gpu (the papers' scale). The default is gpu when CUDA is present, else cpu.",
     )
     sub = ap.add_subparsers(dest="command", required=True)

@@ -141,10 +141,28 @@ def vendored_mathjax() -> Path:
     return es5
 
 
+def tally_table(profile: str) -> str:
+    """What reproduces, computed from the ledgers: per chapter, the paper claims that hold at ``profile``, those
+    expected only at a larger profile and those that fail where they were expected; extensions and checks apart."""
+    rows = ["| chapter | paper claims: hold | expected only at a larger profile | fail where expected "
+            "| extensions: hold of | checks: hold of |", "|---|---|---|---|---|---|"]
+    for ch in CHAPTERS:
+        path = outputs_dir(profile, ch.slug) / "claims.json"
+        if not path.exists() or not notebook_path(ch, profile).exists():
+            rows.append(f"| {ch.id}. {ch.title} | not executed at `{profile}` | | | | |")
+            continue
+        t = claims_mod.tally(claims_mod.load(path)["claims"], profile)
+        n = {k: sum(v.values()) for k, v in t.items()}
+        rows.append(f"| {ch.id}. {ch.title} | {t['paper']['holds']} of {n['paper']} | {t['paper']['later']} "
+                    f"| {t['paper']['fails']} | {t['extension']['holds']} of {n['extension']} "
+                    f"| {t['check']['holds']} of {n['check']} |")
+    return "\n".join(rows)
+
+
 def claims_table(profile: str) -> str:
     """Per chapter, from its last run at ``profile``: each claim's statement, value, criterion and verdict, under a
     line naming the profile, the seed, when the run finished and how long it took."""
-    out = []
+    out = [tally_table(profile), ""]
     for ch in CHAPTERS:
         path = outputs_dir(profile, ch.slug) / "claims.json"
         out.append(f"### [{ch.id}. {ch.title}]({ch.slug}.ipynb)\n")
@@ -154,16 +172,16 @@ def claims_table(profile: str) -> str:
         data = claims_mod.load(path)
         prov = data.get("provenance", {})
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(path.stat().st_mtime))
-        held = sum(c["holds"] for c in data["claims"])
         out.append(f"Run at `{profile}`, seed {prov.get('seed', '?')}, finished {when} after "
-                   f"{prov.get('wall_seconds', float('nan')):.0f} s: {held} of {len(data['claims'])} claims hold.\n")
-        out.append("| claim | statement | value | criterion | verdict |\n|---|---|---|---|---|")
+                   f"{prov.get('wall_seconds', float('nan')):.0f} s. "
+                   + claims_mod.tally_text(claims_mod.tally(data["claims"], profile)) + "\n")
+        out.append("| claim | kind | statement | value | criterion | verdict |\n|---|---|---|---|---|---|")
         for c in data["claims"]:
             verdict = "✓ holds" if c["holds"] else (
                 "✗ does not hold" + ("" if profile in c["expected_at"] else f" (expected at {'/'.join(c['expected_at'])})"))
             statement = c["statement"].replace("|", "\\|")
-            out.append(f"| {c['id']} | {statement} | {claims_mod.fmt_value(c['value'])} | {c['criterion']} | "
-                       f"{verdict} |")
+            out.append(f"| {c['id']} | {c.get('kind', 'paper')} | {statement} | {claims_mod.fmt_value(c['value'])} "
+                       f"| {c['criterion']} | {verdict} |")
         out.append("")
     return "\n".join(out)
 

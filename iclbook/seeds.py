@@ -83,7 +83,7 @@ def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str
 
 
 def seed_table(chapter: Chapter, profile: str, params: dict, runs: dict[int, dict]) -> dict:
-    """{claims: [{id, statement, expected_at, per_seed: {seed: {value, holds}}, holds_k, n}], seeds, errors}."""
+    """{claims: [{id, statement, kind, expected_at, per_seed: {seed: {value, holds}}, holds_k, n}], seeds, errors}."""
     order: list[str] = []
     info: dict[str, dict] = {}
     for s, data in runs.items():
@@ -91,7 +91,7 @@ def seed_table(chapter: Chapter, profile: str, params: dict, runs: dict[int, dic
             if c["id"] not in info:
                 order.append(c["id"])
                 info[c["id"]] = {"id": c["id"], "statement": c["statement"], "criterion": c["criterion"],
-                                 "expected_at": c["expected_at"], "per_seed": {}}
+                                 "kind": c.get("kind", "paper"), "expected_at": c["expected_at"], "per_seed": {}}
             info[c["id"]]["per_seed"][str(s)] = {"value": c["value"], "holds": c["holds"]}
     n = len(runs)
     for row in info.values():
@@ -110,18 +110,30 @@ def markdown(table: dict) -> str:
     over = ", ".join(f"{k} = {v!r}" for k, v in table["params"].items()) or "none"
     lines = [f"**{table['chapter']}. {table['title']}** at `{table['profile']}` (overrides: {over}; finished "
              f"{table['finished']})", "",
-             "| claim | expected at | " + " | ".join(f"seed {s}" for s in seeds) + " | holds in |",
-             "|---|---|" + "---|" * len(seeds) + "---|"]
+             "| claim | kind | expected at | " + " | ".join(f"seed {s}" for s in seeds) + " | holds in |",
+             "|---|---|---|" + "---|" * len(seeds) + "---|"]
     for row in table["claims"]:
         cells = []
         for s in seeds:
             v = row["per_seed"].get(s)
             cells.append("–" if v is None else f"{claims_mod.fmt_value(v['value'])} {'✓' if v['holds'] else '✗'}")
-        lines.append(f"| {row['id']}: {row['statement']} | {', '.join(row['expected_at'])} | " + " | ".join(cells)
-                     + f" | {row['holds_k']} of {row['n']} |")
+        lines.append(f"| {row['id']}: {row['statement']} | {row.get('kind', 'paper')} | {', '.join(row['expected_at'])} | "
+                     + " | ".join(cells) + f" | {row['holds_k']} of {row['n']} |")
+    lines += ["", kind_summary(table)]
     for s, err in table["errors"].items():
         lines.append(f"\nSeed {s} did not finish: `{err}`")
     return "\n".join(lines)
+
+
+def kind_summary(table: dict) -> str:
+    """Per kind: how many claims held in every seed, among those expected at the table's profile."""
+    parts = []
+    for kind in claims_mod.KINDS:
+        rows = [r for r in table["claims"] if r.get("kind", "paper") == kind and table["profile"] in r["expected_at"]]
+        if rows:
+            every = sum(r["holds_k"] == r["n"] for r in rows)
+            parts.append(f"{kind}: {every} of {len(rows)} expected at `{table['profile']}` hold in every seed")
+    return ("; ".join(parts) + ".") if parts else ""
 
 
 def robustness_page() -> str:

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from iclbook.claims import Ledger, above, below, between, is_true, load, near
+from iclbook.claims import Ledger, above, below, between, is_true, load, near, tally
 
 
 def test_criteria():
@@ -18,22 +18,31 @@ def test_criteria():
 
 def test_ledger_statuses_and_json(tmp_path):
     led = Ledger("01", "ci")
-    led.add("1", "formula matches MC", np.float64(0.01), below(0.03))
-    led.add("2", "slope near -1", -0.4, between(-1.3, -0.7))
-    led.add("5", "transformer near Bayes", 0.5, below(0.1), expected_at=("cpu", "gpu"))
+    led.add("1", "formula matches MC", np.float64(0.01), below(0.03), kind="check")
+    led.add("2", "slope near -1", -0.4, between(-1.3, -0.7), kind="paper")
+    led.add("5", "transformer near Bayes", 0.5, below(0.1), kind="extension", expected_at=("cpu", "gpu"))
     assert [c.status("ci") for c in led.claims] == ["holds", "FAILS", "not reproduced at `ci` (needs cpu/gpu)"]
     assert isinstance(led["1"].value, float)
     table = led.markdown()
-    assert "| 1 | formula matches MC | 0.01 | < 0.03 |" in table and table.count("\n") == 4
+    assert "| 1 | check | formula matches MC | 0.01 | < 0.03 |" in table
+    assert "paper claims: 0 of 1 hold, 0 expected only at a larger profile, 1 fail where expected" in table
+    assert "extensions: 0 of 1 hold, 1 expected only at a larger profile" in table
+    assert "checks of our method: 1 of 1 hold" in table
     data = load(led.save(tmp_path / "claims.json"))
     assert data["profile"] == "ci" and [c["holds"] for c in data["claims"]] == [True, False, False]
+    assert [c["kind"] for c in data["claims"]] == ["check", "paper", "extension"]
+    assert tally(data["claims"], "cpu")["extension"] == {"holds": 0, "later": 0, "fails": 1}
     assert json.loads((tmp_path / "claims.json").read_text()) == data
 
 
 def test_ledger_rejects_duplicates_and_bad_profiles():
     led = Ledger("01", "cpu")
-    led.add("1", "x", 1.0, below(2))
+    led.add("1", "x", 1.0, below(2), kind="paper")
     with pytest.raises(ValueError):
-        led.add("1", "x", 1.0, below(2))
+        led.add("1", "x", 1.0, below(2), kind="paper")
     with pytest.raises(ValueError):
-        led.add("2", "x", 1.0, below(2), expected_at=("laptop",))
+        led.add("2", "x", 1.0, below(2), kind="paper", expected_at=("laptop",))
+    with pytest.raises(ValueError, match="kind 'claim' is not one of paper, extension, check"):
+        led.add("3", "x", 1.0, below(2), kind="claim")
+    with pytest.raises(TypeError):  # no default: every entry's kind is a decision
+        led.add("4", "x", 1.0, below(2))

@@ -15,8 +15,8 @@ seed = None
 from iclbook.claims import Ledger, above
 from iclbook.paths import outputs_dir
 led = Ledger("99", profile)
-led.add("1", "the seed is even", float(seed % 2 == 0), above(0.5))
-led.add("2", "always", 1.0, above(0.5))
+led.add("1", "the seed is even", float(seed % 2 == 0), above(0.5), kind="paper")
+led.add("2", "always", 1.0, above(0.5), kind="check")
 led.save(outputs_dir(profile, "99_toy") / "claims.json")
 if seed == 7:
     raise RuntimeError("seed 7 breaks")
@@ -38,7 +38,8 @@ def test_claim_by_seed_table(toy, tmp_path):
     for s in (0, 1, 2):  # each seed into its own folder
         assert (seeds.seed_build_dir(toy, "ci", s) / "ci" / "outputs" / "99_toy" / "claims.json").exists()
     md = seeds.table_path(toy, "ci", ".md").read_text()
-    assert "| 1: the seed is even | ci, cpu, gpu | 1 ✓ | 0 ✗ | 1 ✓ | – | 2 of 4 |" in md
+    assert "| 1: the seed is even | paper | ci, cpu, gpu | 1 ✓ | 0 ✗ | 1 ✓ | – | 2 of 4 |" in md
+    assert "paper: 0 of 1 expected at `ci` hold in every seed; check: 0 of 1" in md
     assert "3 of 4" in md and "Seed 7 did not finish" in md
     assert json.loads(seeds.table_path(toy, "ci").read_text())["seeds"] == [0, 1, 2, 7]
 
