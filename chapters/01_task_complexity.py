@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from iclbook import closed_forms as cf
-from iclbook.analysis.scaling import loglog_slope
 from iclbook.chapters.task_complexity import t_large
-from iclbook.claims import above, below, between, is_true
-from iclbook.experiments.task_complexity import mc_risk, pretrain_sgd_sweep, tasks_needed, train_gpt
+from iclbook.claims import above, below, is_true
+from iclbook.experiments.task_complexity import (decaying_need_fewer, mc_risk, optimality_readout,
+                                                 pretrain_sgd_sweep, rate_fit, tasks_growth, tasks_needed, train_gpt)
 from iclbook.experiments.task_complexity_figures import (figure_excess_risk, figure_gpt_vs_ridge,
                                                          figure_risk_vs_context, figure_tasks_needed)
 from iclbook.notebook import markdown_table, open_chapter
@@ -109,7 +109,7 @@ for name in SPECTRA:
 ch.table(["spectrum", "Γ", "formula", "Monte Carlo ± s.e.", "rel. error"], rows)
 ch.ledger.add("1", "The exact risk formula matches Monte Carlo", max(rel_errors), below(0.03),
               detail=f"largest relative error over {len(rel_errors)} (spectrum, Γ) pairs, {P.mc_samples} prompts",
-              source="Wu et al. 2023, Theorem (risk of linear attention)", kind="check")
+              source="the chapter's derivation (Wu et al. 2023, paper: abstract only)", kind="check")
 
 # %% [markdown]
 # ## Claim 2: pretraining converges like $1/T$
@@ -130,19 +130,28 @@ Gammas = {T: G.cpu() for T, G in pretrain_sgd_sweep(task, P.T_grid, seed_list, g
 excess = np.array([(cf.risk(Gammas[T], H, P.N, P.sigma2, P.psi2) - R_star).numpy() for T in P.T_grid])  # (T, seed)
 excess_mean = excess.mean(1)
 large = np.array(P.T_grid) >= t_large(P.d)
-slope = loglog_slope(np.array(P.T_grid)[large], excess_mean[large])
+fit = rate_fit(np.array(P.T_grid)[large], excess[large], seed=P.seed)
+slope = fit.slope
 
-ch.glue(n_seeds=P.seeds, slope=f"{slope:.2f}")
+ch.glue(n_seeds=P.seeds, slope=f"{slope:.2f}", slope_se=f"{fit.se:.3f}", log_slope=f"{fit.theory[1]:.2f}")
 ch.show(figure_excess_risk(np.array(P.T_grid), excess, large,
                            f"One-pass SGD, d = {P.d}, N = {P.N}, ψ² = {P.psi2:g}, σ² = {P.sigma2:g}"), "excess_risk_vs_T")
-ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T", slope, between(-1.35, -0.65),
-              detail=f"log-log slope of the mean excess risk for T ≥ 16·d² = {t_large(P.d)}",
-              source="Wu et al. 2023: excess risk O(1/T) (up to logs)", kind="paper")
+ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk ∝ 1/T (up to a log factor)", slope,
+              fit.criterion(), detail=f"log-log slope of the mean excess risk for T ≥ 16·d² = {t_large(P.d)}; "
+              f"s.e. {fit.se:.3f} (bootstrap over the {P.seeds} SGD seeds)",
+              source="Wu et al. 2023 (paper: abstract only): excess risk O(1/T) up to logs", kind="paper")
 
 # %% [markdown]
 # *Figure: excess risk of the SGD-pretrained $\Gamma_T$ against the number of pretraining tasks, with the range
-# over seeds and a $1/T$ guide.* The excess risk falls with a log-log slope of {glue:text}`slope` over the
-# large-$T$ range, against $-1$ for an exact $1/T$ law.
+# over seeds and a $1/T$ guide.* The excess risk falls with a log-log slope of {glue:text}`slope` (standard error
+# {glue:text}`slope_se`, from resampling the SGD seeds) over the large-$T$ range, against $-1$ for an exact $1/T$
+# law and {glue:text}`log_slope` for $\log T / T$ over the same range.
+#
+# *How we test claim 2.* The paper's rate is $O(1/T)$ up to a log factor, so the slope must lie between $-1$ and
+# the slope of $\log T/T$ over the fitted window, give or take two standard errors of our own measurement; and the
+# measurement must be precise enough to decide (two standard errors at most 0.1). Until December 2026 the
+# criterion was a fixed window $[-1.35, -0.65]$, which a $T^{-0.7}$ rate passed; the band above rejects it
+# (`tests/test_task_complexity_claims.py` feeds it synthetic $T^{-0.7}$, $1/T$ and $\log T/T$ curves).
 #
 # ## Claim 3: few tasks suffice, fewer for decaying spectra
 #
@@ -173,27 +182,28 @@ ch.md(markdown_table(["spectrum", *(f"d = {dd}" for dd in P.d_grid)],
 # in the table, the tasks needed to reach $\varepsilon$ against $d$, with $d^2$ for scale.* The flat spectrum's
 # count grows like $d^2$; the exponential spectrum's stays put; the power law sits in between, as its effective
 # dimension grows slowly with $d$.
+#
+# *How we test claim 3c.* All three spectra must reach $\varepsilon$ within the grid, and both decaying ones with
+# fewer tasks than the flat one. Until December 2026 a flat spectrum that never reached $\varepsilon$ (an infinite
+# count) made "fewer" hold without any comparison.
 
 # %%
-def growth(name: str) -> float:
-    """Log-log slope of tasks needed against d (over the d where the target was reached)."""
-    pts = [(dd, needed[name, dd]) for dd in P.d_grid if math.isfinite(needed[name, dd])]
-    return loglog_slope(*zip(*pts)) if len(pts) >= 2 else float("nan")
-
-
-ch.ledger.add("3a", "Flat spectrum: the tasks needed grow like d² (the effective dimension is d)", growth("identity"),
-              above(1.5), detail=f"log-log slope of tasks needed vs d, d = {d_min}…{d_max}",
-              source="Wu et al. 2023: task complexity set by the effective dimension", kind="paper")
-ch.ledger.add("3b", "Exponential spectrum: the tasks needed do not grow with d", growth("exp"), below(0.75),
-              detail="log-log slope of tasks needed vs d (flat: ≈ 2)", kind="paper")
+WU = "Wu et al. 2023 (paper: abstract only)"
+ch.ledger.add("3a", "Flat spectrum: the tasks needed grow like d² (the effective dimension is d)",
+              tasks_growth(needed, "identity", P.d_grid), above(1.5),
+              detail=f"log-log slope of tasks needed vs d, d = {d_min}…{d_max}",
+              source=f"{WU}: task complexity set by the effective dimension", kind="paper")
+ch.ledger.add("3b", "Exponential spectrum: the tasks needed do not grow with d", tasks_growth(needed, "exp", P.d_grid),
+              below(0.75), detail="log-log slope of tasks needed vs d (flat: ≈ 2)",
+              source=f"{WU}: task complexity set by the effective dimension", kind="paper")
 ch.ledger.add("3c", "Decaying spectra need fewer tasks than flat at the largest d",
-              all(needed[s, d_max] < needed["identity", d_max] for s in ("power", "exp")),
-              is_true("power and exp < identity"),
-              detail=", ".join(f"{s}: {needed[s, d_max]:.0f}" for s in SPECTRA) + f" at d = {d_max}", kind="paper")
+              decaying_need_fewer(needed, d_max), is_true("power and exp < identity, all three reached ε"),
+              detail=", ".join(f"{s}: {needed[s, d_max]:.0f}" for s in SPECTRA) + f" at d = {d_max}",
+              source=f"{WU}: fewer tasks for a smaller effective dimension", kind="paper")
 ch.ledger.add("3d", "For a decaying spectrum the tasks needed are far below d²", needed["exp", d_max] / d_max**2,
               below(0.5), expected_at=("cpu", "gpu"),
               detail=f"tasks needed / d² for the exponential spectrum at d = {d_max}",
-              source="Wu et al. 2023: far fewer tasks than the d² parameters of Γ", kind="paper")
+              source=f"{WU}: far fewer tasks than the d² parameters of Γ", kind="paper")
 
 # %% [markdown]
 # ## Claim 4: nearly Bayes-optimal at the pretraining length, and only there
@@ -220,13 +230,14 @@ ch.show(figure_risk_vs_context(M_grid, {r"$\Gamma_T$ (pretrained, $T$ = " + f"{m
 
 ratio = R_T / bayes
 iN = M_grid.index(P.N)
+at_N, margin = optimality_readout(ratio, iN)
 ch.glue(ratio_N=f"{ratio[iN]:.3f}", ratio_ends=f"{ratio[0]:.2f} and {ratio[-1]:.2f}")
 ch.ledger.add("4a", "At the pretraining length N, Γ_T is within ≈1.1× of the Bayes risk (high noise)",
-              float(ratio[iN]), below(1.1), detail=f"R_N(Γ_T) / Bayes_N, ψ² tr H = {P.psi2 * P.d:g} σ²",
-              source="Wu et al. 2023; spec reference ≈ 1.065 for Γ*", kind="paper")
-ch.ledger.add("4b", "Away from N (M ≪ N and M ≫ N) Γ_T is clearly sub-optimal",
-              float(min(ratio[0], ratio[-1]) - ratio[iN]), above(0.02),
-              detail=f"min(ratio at M = {M_grid[0]}, M = {M_grid[-1]}) − ratio at N", kind="paper")
+              at_N, below(1.1), detail=f"R_N(Γ_T) / Bayes_N, ψ² tr H = {P.psi2 * P.d:g} σ²",
+              source=f"{WU}: nearly Bayes-optimal; our closed form gives ≈ 1.065 for Γ*", kind="paper")
+ch.ledger.add("4b", "Away from N (M ≪ N and M ≫ N) Γ_T is clearly sub-optimal", margin, above(0.02),
+              detail=f"min(ratio at M = {M_grid[0]}, M = {M_grid[-1]}) − ratio at N",
+              source=f"{WU}: optimal at the pretraining length only", kind="paper")
 
 # %% [markdown]
 # *Figure: risk at test context length $M$ of the pretrained $\Gamma_T$, of $\Gamma^*_N$ and $\Gamma^*_M$, and the
@@ -261,7 +272,7 @@ ch.glue(gpt_gap=f"{gap:.2f}", gpt_params=f"{model.num_params():,}")
 ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends close to the Bayes (ridge) predictor",
               gap, below(0.2), expected_at=("cpu", "gpu"),
               detail=f"(MSE − Bayes) / (MSE of 0 − Bayes) at position {K}, after {P.gpt_steps} steps",
-              source="Garg et al. 2022; Raventós et al. 2023", kind="extension")
+              source="not in Wu et al.; Garg et al. 2022 and Raventós et al. 2023 (papers: abstracts only)", kind="extension")
 
 # %% [markdown]
 # *Figure: left, the transformer's MSE at each position against ridge (the Bayes predictor) and against predicting
@@ -274,7 +285,7 @@ ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends clo
 #
 # - The paper's theory covers general $H$ and step-size schedules; we check it numerically on three spectra with
 #   $\lambda_1 = 1$ and the signal-to-noise ratio fixed at $\psi^2 \operatorname{tr} H = \sigma^2$.
-# - "Tasks needed" uses a fixed excess risk $\varepsilon = 0.05\sigma^2$ and interpolates between powers of two.
+# - "Tasks needed" uses a fixed excess risk $\varepsilon = 0.1\sigma^2$ and interpolates between powers of two.
 #   We use the median over seeds: with few seeds the mean is dominated by the occasional run that SGD's heavy-tailed
 #   gradients kick away. $\varepsilon = 0.1\sigma^2$ rather than smaller because a smaller $\varepsilon$ needs
 #   more seeds to rise above that noise. At `ci` the largest $d$ is 16, where $d^2 = 256$ is too small for claim 3d
