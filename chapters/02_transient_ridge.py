@@ -128,7 +128,8 @@ x_of = {**{m_label(M): float(M) for M in P.Ms}, "∞": 2.0 * max(P.Ms)}  # ∞ o
 
 
 final = {k: {q: float(runs[k].evals[q][-1]) for q in ("ood", "id", "d_ridge", "d_dmmse")} for k in keys}
-M_star, ridge_side = threshold_M(final, finite, x_of)  # and per M: does it end closer to ridge than to dMMSE_M?
+# and per M: does it end on the ridge side?
+M_star, ridge_side = threshold_M(final, finite, x_of, ridge_loss, base[finite[-1]]["dmmse"])
 
 ch.show(figure_threshold(final, base, keys, x_of, ridge_loss, M_star, P.steps), "threshold")
 
@@ -148,11 +149,17 @@ ch.ledger.add("1d", "Large M (∞) solves fresh tasks near the Bayes risk (ridge
               detail="(OOD − ridge) / ridge at M = ∞", kind="paper")
 ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-side M",
               math.isfinite(M_star), is_true("sides separate"),
-              detail="; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in finite), kind="paper")
+              detail="; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in [*finite, "∞"]),
+              kind="paper")
 
 # %% [markdown]
 # Final models with $M$ below the threshold (dashed, at $M \approx$ {glue:text}`M_star`) sit on dMMSE$_M$; above it
 # they sit on ridge. The threshold is where $\Delta$ to ridge and $\Delta$ to dMMSE$_M$ cross.
+#
+# *How we test claim 1e.* The sides must separate over every $M$ *including* $M = \infty$, which has no dMMSE$_\infty$
+# of its own: it counts as ridge-side when its OOD loss lies nearer ridge's than the largest finite pool's dMMSE
+# loss. Until December 2026 $M = \infty$'s side was never looked at, so with every finite $M$ on the dMMSE side the
+# claim held whatever $M = \infty$ did.
 #
 # ## 2. The transient ridge
 #

@@ -18,16 +18,28 @@ def test_markdown_table_has_one_separator_per_column_and_the_note_first():
     assert markdown_table(["only"], []) == "| only |\n|---|"
 
 
-def test_threshold_between_the_sides_and_with_every_finite_M_on_the_dmmse_side():
+def test_claim_1e_holds_when_the_sides_separate():
     from iclbook.experiments.transient_ridge import threshold_M
 
     x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
-    final = {"4": {"d_ridge": 2.0, "d_dmmse": 1.0}, "16": {"d_ridge": 1.0, "d_dmmse": 2.0}}
-    M_star, side = threshold_M(final, ["4", "16"], x_of)
-    assert side == {"4": False, "16": True} and M_star == pytest.approx(8.0)
-    final["16"] = {"d_ridge": 3.0, "d_dmmse": 2.0}  # both on the dMMSE side: between the largest M and ∞
-    M_star, _ = threshold_M(final, ["4", "16"], x_of)
+    final = {"4": {"d_ridge": 2.0, "d_dmmse": 1.0}, "16": {"d_ridge": 1.0, "d_dmmse": 2.0}, "∞": {"ood": 0.45}}
+    M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
+    assert side == {"4": False, "16": True, "∞": True} and M_star == pytest.approx(8.0)
+    final["16"] = {"d_ridge": 3.0, "d_dmmse": 2.0}  # both finite M on the dMMSE side, ∞ on ridge's
+    M_star, _ = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
     assert M_star == pytest.approx(math.sqrt(16 * 32))
+
+
+def test_claim_1e_fails_when_infinity_also_ends_on_the_dmmse_side_or_the_sides_interleave():
+    from iclbook.experiments.transient_ridge import threshold_M
+
+    x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
+    dm = {"d_ridge": 3.0, "d_dmmse": 2.0}
+    final = {"4": dm, "16": dm, "∞": {"ood": 0.9}}  # ∞ ends nearer dMMSE_16's loss than ridge's: no threshold
+    M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
+    assert not side["∞"] and math.isnan(M_star)
+    final = {"4": {"d_ridge": 1.0, "d_dmmse": 2.0}, "16": dm, "∞": {"ood": 0.41}}  # ridge, dMMSE, ridge
+    assert math.isnan(threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)[0])
 
 
 def _llc(lam: float, se: float = 1.0, drift: float = 0.0, diverged: bool = False) -> dict:

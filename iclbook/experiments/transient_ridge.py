@@ -281,15 +281,20 @@ def sweep_llc(cfg: SweepConfig, runs: dict, store: Store, sgld: SGLDConfig, n: i
     return out
 
 # -- what the ledger reads -------------------------------------------------------------------------------------------
-def threshold_M(final: dict, finite: list[str], x_of: dict) -> tuple[float, dict[str, bool]]:
-    """The task-diversity threshold M*: between the last M whose final model is closer to dMMSE_M and the first that
-    is closer to ridge (nan if the sides interleave); with every finite M on the dMMSE side, between the largest and
-    ∞. Also returns, per finite M, whether it ends on the ridge side."""
+def threshold_M(final: dict, finite: list[str], x_of: dict, ridge_loss: float,
+                dmmse_top: float) -> tuple[float, dict[str, bool]]:
+    """The task-diversity threshold M* (claim 1e): between the last M whose final model ends on the dMMSE side and the
+    first that ends on the ridge side, over the finite M *and* ∞; nan if the sides interleave or one is empty.
+
+    A finite M is on the ridge side when its model is closer to ridge than to dMMSE_M. For ∞ there is no dMMSE_∞
+    (it is ridge), so ∞ is on the ridge side when its OOD loss lies nearer ridge's than the largest finite pool's
+    dMMSE loss ``dmmse_top``. Until December 2026 ∞'s side was never looked at: with every finite M on the dMMSE side
+    M* was put between the largest M and ∞ whatever ∞ did, so the claim could not fail."""
     ridge_side = {k: final[k]["d_ridge"] < final[k]["d_dmmse"] for k in finite}
-    M_star = threshold_between([x_of[k] for k in finite], [ridge_side[k] for k in finite])
-    if math.isnan(M_star) and not any(ridge_side.values()):
-        M_star = math.sqrt(x_of[finite[-1]] * x_of["∞"])
-    return M_star, ridge_side
+    ood = final["∞"]["ood"]
+    ridge_side["∞"] = ood - ridge_loss < dmmse_top - ood
+    order = [*finite, "∞"]
+    return threshold_between([x_of[k] for k in order], [ridge_side[k] for k in order]), ridge_side
 
 
 def on_ridge_side(run: MemberRun, early: int) -> np.ndarray:
