@@ -30,7 +30,8 @@ import numpy as np
 
 from iclbook.analysis import update_similarity as us
 from iclbook.claims import above, below, near
-from iclbook.experiments.layer_causality import KINDS, METRICS, Comparisons, LayerCausality, merge
+from iclbook.experiments.layer_causality import (KINDS, METRICS, Comparisons, LayerCausality, lower_layers_lcgd_over_gd,
+                                                 merge, seed_t)
 from iclbook.experiments.layer_causality_figures import (figure_control_depth, figure_grad_norms, figure_per_layer,
                                                          figure_pretraining)
 from iclbook.notebook import open_chapter
@@ -249,13 +250,14 @@ ch.show(figure_per_layer(R, KINDS, METRICS, P.n_layer), "per_layer_similarity")
 
 d_aou = per_seed("trained", "sim_aou_lc") - per_seed("trained", "sim_aou_gd")
 d_amd = per_seed("trained", "sim_am_delta_lc") - per_seed("trained", "sim_am_delta_gd")
-ch.ledger.add("4a", "LCGD's updates are more similar to ICL than GD's: SimAOU (layer-averaged)", d_aou.mean(),
-              above(0.0), detail="SimAOU(LCGD) − SimAOU(GD), mean over seeds; per seed "
-                                 + ", ".join(f"{v:+.3f}" for v in d_aou),
+t_aou, t_amd = seed_t(d_aou), seed_t(d_amd)
+ch.ledger.add("4a", "LCGD's updates are more similar to ICL than GD's: SimAOU (layer-averaged)", t_aou[2],
+              above(1.0), detail=f"t = mean / s.e. over seeds of SimAOU(LCGD) − SimAOU(GD): {t_aou[0]:+.3f} ± "
+                                 f"{t_aou[1]:.3f}; per seed " + ", ".join(f"{v:+.3f}" for v in d_aou),
               expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.10 → 0.17", kind="paper")
-ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", d_amd.mean(), above(0.0),
-              detail="SimAM_Δ(LCGD) − SimAM_Δ(GD), mean over seeds; per seed "
-                     + ", ".join(f"{v:+.3f}" for v in d_amd),
+ch.ledger.add("4b", "… and SimAM_Δ (layer-averaged)", t_amd[2], above(1.0),
+              detail=f"t = mean / s.e. over seeds of SimAM_Δ(LCGD) − SimAM_Δ(GD): {t_amd[0]:+.3f} ± "
+                     f"{t_amd[1]:.3f}; per seed " + ", ".join(f"{v:+.3f}" for v in d_amd),
               expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Table 3: 0.27 → 0.34", kind="paper")
 
 # %% [markdown]
@@ -277,13 +279,15 @@ ch.glue(ratio_gd=f"{ratio['gd']:.2f}", ratio_lc=f"{ratio['lc']:.2f}",
         seed_ratio_gd=", ".join(f"{v:.2f}" for v in seed_ratio["gd"]),
         profile_gd=", ".join(f"{v:.2f}" for v in gn["profile"]["gd"]),
         profile_lc=", ".join(f"{v:.2f}" for v in gn["profile"]["lc"]))
-ch.ledger.add("5a", "GD's gradient norms decay toward the lower layers", ratio["gd"], below(1.0),
-              detail="‖∇‖ at layer 1 / ‖∇‖ at the top layer, mean over demonstrations and seeds; per seed "
-                     + ", ".join(f"{v:.2f}" for v in seed_ratio["gd"]),
-              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, Fig. 3", kind="paper")
+lc_over_gd, lc_over_gd_layers = lower_layers_lcgd_over_gd(gn["k0"]["gd"], gn["k0"]["lc"])
+ch.ledger.add("5a", "Below the top layer, LCGD's gradient norms exceed GD's", lc_over_gd, above(1.0),
+              detail="smallest over layers 1…L−1 of ‖∇_LCGD‖ / ‖∇_GD‖ at the first fine-tuning step (same weights), "
+                     "mean over seeds; per layer " + ", ".join(f"{v:.2f}" for v in lc_over_gd_layers),
+              expected_at=("cpu", "gpu"), source="Bar Natan et al. 2023, App. C, Fig. 4 (text: LCGD's norms exceed "
+              "GD's)", kind="paper")
 ch.ledger.add("5b", "… LCGD's do not", ratio["lc"], above(1.0),
               detail="same ratio for layer-causal GD", expected_at=("cpu", "gpu"),
-              source="Bar Natan et al. 2023, Fig. 3", kind="paper")
+              source="Bar Natan et al. 2023, App. C, Fig. 4", kind="paper")
 
 # %% [markdown]
 # The lowest layer's gradient is {glue:text}`ratio_gd` times the top layer's under GD (per seed:
@@ -310,8 +314,9 @@ if P.n_families > 1:
 # {glue:text}`claim2b_status`), and the untrained controls cannot do ICL (3b: {glue:text}`claim3b_status`). The
 # other claims are the ones to read carefully in this run's ledger: whether the controls reach the trained model's
 # un-normalised SimAOU (3a: {glue:text}`claim3a_status`), whether LCGD's updates are closer to ICL's than GD's (4a:
-# {glue:text}`claim4a_status`; 4b: {glue:text}`claim4b_status`) and whether GD's gradient norms shrink toward the lower
-# layers (5a: {glue:text}`claim5a_status`; 5b: {glue:text}`claim5b_status`). In our `cpu` runs the controls reached
+# {glue:text}`claim4a_status`; 4b: {glue:text}`claim4b_status`) and whether LCGD's gradient norms exceed GD's below
+# the top layer (5a: {glue:text}`claim5a_status`; 5b: {glue:text}`claim5b_status`). The history below was measured
+# under the criteria before December 2026 (4a/4b: mean > 0; 5a: GD's layer-1 / top ratio < 1). In our `cpu` runs the controls reached
 # the trained model's *normalised* SimAOU_norm but not its SimAOU, the LCGD − GD differences changed sign from seed to
 # seed (so with three seeds 4a and 4b held in some runs and failed in others), and GD's lowest-layer gradient was on
 # average larger, not smaller, than the top layer's (2.55 and 1.21 times in two three-seed runs; per seed from 0.47
@@ -332,6 +337,14 @@ if P.n_families > 1:
 # the lowest layer is the exception: under GD its gradient grows with every demonstration, while the five layers
 # above it stay within a factor of about two of one another. The `gpu` profile (eight layers, width 256, six task
 # families) has not been run: no GPU has been available to us.
+#
+# *How we test claims 4 and 5 (changed in December 2026, before the runs that test them).* 4a and 4b asked for a
+# mean LCGD − GD difference above 0 over the seeds; per-seed values change sign (standard deviation about 0.12), so
+# six seeds decided the sign by luck. They now ask for the mean to lie more than one standard error above 0
+# ($t > 1$). 5a asked that GD's gradient norms decay toward the lower layers, which is our spec's expectation, not
+# the paper's statement, and averaged over all fine-tuning steps, which mixes in the learning rate. It now states
+# what the paper's text says (LCGD's norms exceed GD's), below the top layer, at the first fine-tuning step where both
+# start from the same weights; GD's own layer profile is shown above, not claimed.
 #
 # ## Where this chapter differs from the paper
 #

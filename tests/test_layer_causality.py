@@ -1,6 +1,8 @@
 """Chapter 3's library: label-mapping task, update-similarity metrics, GD / layer-causal GD on W_K, W_V."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -167,3 +169,22 @@ def test_compare_returns_every_metric():
     # chunking does not change the fine-tuned result
     out2 = compare(m, ep, [out["lr"]], chunk=10)
     assert torch.allclose(out["sim_aou_gd"], out2["sim_aou_gd"], atol=1e-4)
+
+
+def test_claims_4a_4b_fail_on_sign_changing_seeds_and_hold_on_consistent_ones():
+    from iclbook.claims import above
+    from iclbook.experiments.layer_causality import seed_t
+
+    flipping = [0.12, -0.10, 0.15, -0.13, 0.08, -0.02]  # mean +0.017, s.e. ≈ 0.046
+    assert not above(1.0)(seed_t(flipping)[2])
+    assert above(1.0)(seed_t([0.10, 0.14, 0.07, 0.12, 0.11, 0.16])[2])
+    assert math.isnan(seed_t([0.3])[2]) and not above(1.0)(seed_t([0.3])[2])  # one seed cannot decide
+
+
+def test_claim_5a_holds_when_lcgd_exceeds_gd_below_the_top_and_fails_otherwise():
+    from iclbook.claims import above
+    from iclbook.experiments.layer_causality import lower_layers_lcgd_over_gd
+
+    gd = np.array([[0.2, 0.5, 1.0], [0.3, 0.6, 1.0]])  # (seeds, L): the top layer is last
+    assert above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 1.5, 1.0]])[0])
+    assert not above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 0.9, 3.0]])[0])  # layer 2 below GD's
