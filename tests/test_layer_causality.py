@@ -188,3 +188,42 @@ def test_claim_5a_holds_when_lcgd_exceeds_gd_below_the_top_and_fails_otherwise()
     gd = np.array([[0.2, 0.5, 1.0], [0.3, 0.6, 1.0]])  # (seeds, L): the top layer is last
     assert above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 1.5, 1.0]])[0])
     assert not above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 0.9, 3.0]])[0])  # layer 2 below GD's
+
+
+def test_claim_2b_held_out_rate_removes_selection_gain():
+    """Pure luck: each rate is right on a random half of the episodes. Choosing on the scored episodes finds a rate
+    above chance by selection; the held-out choice stays at chance, so claim 2b (FT − ZS > 0.02) fails on it."""
+    from iclbook.claims import above
+    from iclbook.experiments.layer_causality import held_out_ft_ok
+
+    gen = torch.Generator().manual_seed(0)
+    grids = torch.rand(200, 40, 6, generator=gen) < 0.5  # 200 draws of (episodes, rates), independent of the rate
+    in_sample = grids.float().mean(1).max(1).values.mean() - 0.5
+    held_out = torch.stack([held_out_ft_ok(g).float().mean() for g in grids]).mean() - 0.5
+    assert in_sample > 0.05 and not above(0.02)(float(held_out))
+    good = torch.zeros(40, 6, dtype=torch.bool)
+    good[:, 2] = True  # one rate that really helps: both protocols find it
+    assert above(0.02)(float(held_out_ft_ok(good).float().mean() - 0.5))
+
+
+def test_claim_3c_depth_trend_holds_on_a_rise_and_fails_on_noise_or_icl():
+    from iclbook.experiments.layer_causality import depth_trend
+
+    rising = np.array([[0.01, 0.02, 0.03], [0.05, 0.06, 0.04], [0.10, 0.09, 0.12]])  # (depths, seeds)
+    t, gain = depth_trend(rising, np.zeros((3, 3)))
+    assert t > 1 and gain < 0.1
+    t, _ = depth_trend(np.array([[0.02, -0.03, 0.01], [0.01, 0.02, -0.02]]), np.zeros((2, 3)))
+    assert not t > 1  # no rise beyond the seeds' scatter
+    assert depth_trend(rising, np.full((3, 3), 0.3))[1] >= 0.1  # a random model that learns in context
+
+
+def test_fan_in_init_keeps_each_layer_alive_at_small_width():
+    cfg = GPTConfig(n_layer=2, n_embd=64, n_head=4, block_size=8, vocab_size=16)
+    for scheme, lo, hi in (("gpt2", 0.1, 0.25), ("fan_in", 0.7, 1.3)):
+        m = GPT(cfg)
+        m.reset_parameters(torch.Generator().manual_seed(0), scheme=scheme)
+        w = dict(m.named_parameters())["blocks.0.attn.c_attn.weight"][0]  # (n_in, n_out)
+        gain = float(w.std() * math.sqrt(w.shape[0]))
+        assert lo < gain < hi, (scheme, gain)
+    with pytest.raises(ValueError, match="allowed gpt2, fan_in"):
+        GPT(cfg).reset_parameters(scheme="xavier")

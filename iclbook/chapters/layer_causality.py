@@ -32,6 +32,9 @@ PARAMS = ParamSpec(
            is_list=True, min_len=1),
         _p("depth_episodes", int, 16, 64, 256, "test episodes per depth and seed in the depth probe", low=4,
            high=100000),
+        _p("control_init", str, "fan_in", "fan_in", "fan_in", "initialisation of the untrained controls and the depth "
+           "probe: fan_in (weights N(0, 1/width): each layer's gain ≈ 1, as the paper's 2048-wide models have at "
+           "GPT-2's std 0.02) or gpt2 (std 0.02: gain ≈ 0.16 at width 64)", choices=("fan_in", "gpt2")),
         _p("chunk", int, 64, 128, 128, "episodes fine-tuned at once (ensemble members)", low=1, high=100000),
         _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+INIT_SCHEMES = ("gpt2", "fan_in")
+
 @dataclass
 class GPTConfig:
     n_layer: int = 2  # number of blocks
@@ -193,12 +195,21 @@ class GPT(nn.Module):
         self.reset_parameters(generator)
 
     @torch.no_grad()
-    def reset_parameters(self, generator: torch.Generator | None = None):
-        """GPT-2 init, independent per member: N(0, 0.02²); residual projections N(0, (0.02/√(2·n_layer))²); biases 0."""
+    def reset_parameters(self, generator: torch.Generator | None = None, scheme: str = "gpt2"):
+        """Independent per member; biases 0, LayerNorm gains 1.
+
+        ``gpt2``: every weight N(0, 0.02²), residual projections N(0, (0.02/√(2·n_layer))²). At width C each layer
+        then scales its input by about 0.02·√C: ≈ 0.9 at GPT-2's 2048, but ≈ 0.16 at width 64, where an untrained
+        network is nearly dead. ``fan_in``: matrix weights N(0, 1/n_in) (gain ≈ 1 at any width, as GPT-2's std
+        gives a 2048-wide model), residual projections with the same 1/√(2·n_layer); embeddings as ``gpt2``."""
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(f"init scheme {scheme!r}: allowed {', '.join(INIT_SCHEMES)}")
         for name, p in self.named_parameters():
             if name.endswith("bias") or name.startswith("ln_f") or ".ln_" in name:
                 continue  # LayerNorm gains stay 1, biases 0
-            std = 0.02 / math.sqrt(2 * self.cfg.n_layer) if name.endswith("c_proj.weight") else 0.02
+            std = 0.02 if scheme == "gpt2" or name in ("wte", "wpe") else 1 / math.sqrt(p.shape[-2])
+            if name.endswith("c_proj.weight"):
+                std /= math.sqrt(2 * self.cfg.n_layer)
             p.normal_(0.0, std, generator=generator)
 
     def num_params(self) -> int:
