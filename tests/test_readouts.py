@@ -103,3 +103,48 @@ def test_shot_sequences_are_fresh_and_reproducible():
     x, y = shot_sequences(m, "ood_train", 5, 10, "cpu"), shot_sequences(m, "ood_train", 5, 10, "cpu")
     assert x.shape == (1, 5, 18) and torch.equal(x, y)
     assert not torch.equal(x, shot_sequences(m, "ood_train", 5, 11, "cpu"))
+
+
+def test_claim_4a_rank_test_fails_when_a_middle_M_breaks_the_rise():
+    from iclbook.experiments.transient_ridge import kendall_tau, llc_geometry
+
+    assert kendall_tau([1, 4, 8, 13], [10, 12, 15, 20]) == 1.0
+    keys, finite = ["1", "4", "8", "13", "∞"], ["1", "4", "8", "13"]
+    x_of = {"1": 1.0, "4": 4.0, "8": 8.0, "13": 13.0, "∞": 26.0}
+    side = {k: False for k in finite}
+    rising = {"1": _llc(100.0), "4": _llc(120.0), "8": _llc(140.0), "13": _llc(160.0), "∞": _llc(150.0)}
+    assert llc_geometry(rising, keys, finite, side, {k: False for k in finite}, x_of, 2, 10.0, 4)["tau"] >= 0.8
+    bent = {**rising, "4": _llc(183.0), "8": _llc(144.0)}  # λ̂(4) above λ̂(8) and λ̂(13): the end points still rise
+    g = llc_geometry(bent, keys, finite, side, {k: False for k in finite}, x_of, 2, 10.0, 4)
+    assert g["z"] > 2 and g["tau"] < 0.8
+
+
+def test_claim_3b_detour_holds_on_a_visit_to_ridge_and_fails_on_a_straight_path():
+    from iclbook.experiments.transient_ridge import detour_toward_ridge
+
+    ridge, dmmse = np.array([1.0, 0.0]), np.array([1.0, 0.5])
+    steps = np.arange(0, 100, 10)
+    s = np.linspace(0, 1, 10)[:, None]
+    straight = s * dmmse  # from the zero predictor straight to dMMSE_M
+    assert detour_toward_ridge(straight, steps, ridge, dmmse, early=2) < 0.3
+    visit = np.where(s < 0.5, 2 * s * ridge, ridge + (2 * s - 1) * (dmmse - ridge))  # to ridge, then to dMMSE_M
+    assert detour_toward_ridge(visit, steps, ridge, dmmse, early=2) > 0.3
+    stays = np.where(s < 0.5, 2 * s * ridge, ridge + 0.1 * (dmmse - ridge))  # reaches ridge, barely leaves
+    assert detour_toward_ridge(stays, steps, ridge, dmmse, early=2) < 0.3
+
+
+def test_claim_1c_scale_fails_a_model_halfway_to_dmmse():
+    import torch
+
+    from iclbook.claims import below
+    from iclbook.experiments.transient_ridge import ProbeSets
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 8, 4, generator=gen)
+    ridge = torch.randn(64, 8, generator=gen)
+    dmmse = ridge + 0.5 * torch.randn(64, 8, generator=gen)
+    P = ProbeSets(x, x[..., 0], x, x[..., 0], ridge, ridge, dmmse_ood={"64": dmmse})
+    halfway = ((0.5 * (dmmse - ridge)) ** 2).mean() / 4
+    assert not below(0.1)(float(halfway) / P.dmmse_to_ridge(64))
+    close = ((0.2 * (dmmse - ridge)) ** 2).mean() / 4
+    assert below(0.1)(float(close) / P.dmmse_to_ridge(64))

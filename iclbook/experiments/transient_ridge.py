@@ -97,6 +97,11 @@ class ProbeSets:
     dmmse_probe: dict = field(default_factory=dict)
     id_sets: dict = field(default_factory=dict)  # M → (x, y) from the pool
 
+    def dmmse_to_ridge(self, M) -> float:
+        """Δ(dMMSE_M, ridge) on the OOD set (mean squared prediction difference / D): claim 1c's scale."""
+        D = self.x_ood.shape[-1]
+        return float(((self.dmmse_ood[m_label(M)] - self.ridge_ood) ** 2).mean() / D)
+
     def baseline_losses(self, M) -> dict:
         """OOD MSE/D of ridge and of dMMSE_M."""
         D = self.x_ood.shape[-1]
@@ -304,21 +309,21 @@ def on_ridge_side(run: MemberRun, early: int) -> np.ndarray:
     return run.evals["d_ridge"][keep] < run.evals["d_dmmse"][keep]
 
 
-def pca_geometry(pca_out: tuple, keys: list[str], finite: list[str], kt: str) -> dict:
-    """Claims 3a–3c from a joint trajectory PCA (``joint_trajectory_pca``'s (pca, curves, proj)): the components
-    that separate ridge from every dMMSE_M point, the M = ``kt`` trajectory's closest approach to ridge over its final
-    distance, and per finite M whether it ends nearer its dMMSE_M point than ridge."""
+def pca_geometry(pca_out: tuple, keys: list[str], finite: list[str]) -> dict:
+    """Claims 3a and 3c from a joint trajectory PCA (``joint_trajectory_pca``'s (pca, curves, proj)): the
+    components that separate ridge from every dMMSE_M point, and per finite M whether it ends nearer its dMMSE_M
+    point than ridge. (Claim 3b reads the full probe space: ``detour_toward_ridge``.)"""
     _, curves, proj = pca_out
     ridge_pt, dm_pts = proj["ridge"], np.stack([proj[f"dmmse {k}"] for k in finite])
     dist_r = {k: np.linalg.norm(curves[k] - ridge_pt, axis=1) for k in keys}
     return {"separating": [c for c in range(2) if ridge_pt[c] > dm_pts[:, c].max() or ridge_pt[c] < dm_pts[:, c].min()],
-            "detour": float(dist_r[kt][1:].min() / dist_r[kt][-1]),
             "end_near": {k: bool(np.linalg.norm(curves[k][-1] - proj[f"dmmse {k}"]) < dist_r[k][-1]) for k in finite}}
 
 
 def llc_geometry(llc: dict, keys: list[str], finite: list[str], ridge_side: dict, transient: dict, x_of: dict,
                  burn_in: int, nbeta: float, draws: int) -> dict:
-    """Claims 4a–4d from the LLC sweep: the z-score of λ̂ between the smallest and largest dMMSE-side M (a, b), the
+    """Claims 4a–4d from the LLC sweep: Kendall's τ between M and λ̂ over every dMMSE-side M (claim 4a; nan with
+    fewer than three), the z-score of λ̂ between the smallest and largest dMMSE-side M (a, b), the
     relative spread of λ̂ over the ridge-side models, where λ̂ first reaches λ̂(∞) against where the transient
     starts (|log₂| of their ratio; nan if any chain diverged), and each M's drift between the first and second
     half of its draws (× nβ)."""
@@ -330,6 +335,7 @@ def llc_geometry(llc: dict, keys: list[str], finite: list[str], ridge_side: dict
     else:
         a = b = dm_side[0] if dm_side else "none"
         z = math.nan
+    tau = kendall_tau([x_of[k] for k in dm_side], [lam[k] for k in dm_side]) if len(dm_side) >= 3 else math.nan
     spread = ((max(lam[k] for k in r_side) - min(lam[k] for k in r_side)) / np.mean([lam[k] for k in r_side])
               if len(r_side) >= 2 else math.nan)  # needs two ridge-side models
     diverged = any(llc[k]["diverged"] for k in keys)
@@ -342,5 +348,31 @@ def llc_geometry(llc: dict, keys: list[str], finite: list[str], ridge_side: dict
         d = llc[k]["trace"][:, burn_in:] - llc[k]["init"][:, burn_in:]
         return float(abs(d[:, half:].mean() - d[:, :half].mean()) * nbeta)
 
-    return {"lam": lam, "a": a, "b": b, "z": z, "r_side": r_side, "spread": float(spread), "cross": cross,
+    return {"lam": lam, "a": a, "b": b, "z": z, "tau": tau, "r_side": r_side, "spread": float(spread), "cross": cross,
             "onset": onset, "gap": math.nan if diverged else gap, "drift": {k: drift(k) for k in keys}}
+
+
+def kendall_tau(x, y) -> float:
+    """Kendall's rank correlation (τ-a): concordant minus discordant pairs over all pairs; 1 for a rising sequence.
+
+    Claim 4a reads it over every dMMSE-side M, where the end points alone hid a λ̂ that fell in between."""
+    n = len(x)
+    s = sum(np.sign(x[j] - x[i]) * np.sign(y[j] - y[i]) for i in range(n) for j in range(i + 1, n))
+    return float(s / (n * (n - 1) / 2)) if n >= 2 else math.nan
+
+
+def detour_toward_ridge(traj: np.ndarray, steps: np.ndarray, ridge: np.ndarray, dmmse: np.ndarray,
+                        early: int) -> float:
+    """Claim 3b in the full probe space (no PCA): how far toward ridge the trajectory went beyond where it ends.
+
+    With c(f) = ⟨f − dMMSE_M, ridge − dMMSE_M⟩ / ‖ridge − dMMSE_M‖² (0 at dMMSE_M, 1 at ridge), the value is the
+    largest c over the checkpoints from step ``early`` on that were on ridge's side (c > 1/2: closer to ridge than
+    to dMMSE_M) and within ‖ridge − dMMSE_M‖ of ridge, minus c at the end (0 if there were none). Normalised by the ridge–dMMSE_M distance as claim 2a is by its loss gap, so it does not
+    blow up when M ends near the boundary; the first steps, where a near-zero predictor can project anywhere, and
+    checkpoints far from both baselines do not count."""
+    axis = ridge - dmmse
+    scale = float(axis @ axis)
+    c = (traj - dmmse) @ axis / scale
+    near_ridge = np.linalg.norm(traj - ridge, axis=1) < math.sqrt(scale)
+    keep = (steps >= early) & near_ridge & (c > 0.5)
+    return float(max(c[keep].max() - c[-1], 0.0)) if keep.any() else 0.0
