@@ -23,6 +23,9 @@
 # This chapter checks each of those statements with a computation: the exact risk formula against Monte Carlo,
 # the $1/T$ decay of the pretraining error, the task counts for flat and decaying spectra, the near-optimality
 # against Bayes-optimal ridge, and, as a bridge to chapter 2, a GPT-style transformer trained on the same prompts.
+#
+# *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
+# {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
 
 # %% tags=["remove-cell"]
 import math

@@ -23,6 +23,9 @@
 #
 # This chapter reproduces the four pieces: the threshold, the transient, the joint trajectory PCA that shows the
 # detour, and the LLC against $M$.
+#
+# *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
+# {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
 
 # %% tags=["remove-cell"]
 import math
@@ -110,6 +113,7 @@ ch.md(markdown_table(["M", *keys], [["dMMSE$_M$ OOD loss", *(f"{base[k]['dmmse']
 t0 = time.time()
 runs = train_sweep(cfg, ch.store, ch.device, probes, batched=True, desc="task-diversity sweep")
 train_seconds = time.time() - t0
+ch.timed("training", train_seconds)
 ch.glue(n_params=f"{runs[keys[0]].model.num_params():,}", n_probe=P.n_probe,
         tokens_used="[x_k, x_{k−1}, y_{k−1}]" if P.tokens == "pair" else "interleaved [0, x_k], [y_k, 0…0]")
 

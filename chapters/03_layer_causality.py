@@ -24,6 +24,9 @@
 #
 # No pretrained language model can be downloaded here, so this chapter trains its own small causal transformer on a
 # synthetic in-context label-mapping language and runs the paper's protocol on it.
+#
+# *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
+# {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
 
 # %% tags=["remove-cell"]
 import numpy as np

@@ -53,6 +53,8 @@ class ChapterRun:
         self.out = outputs_dir(self.P.profile, self.chapter.slug)
         self.out.mkdir(parents=True, exist_ok=True)
         self.store = Store()
+        self._store_before = self.store.finished()
+        self.timings: dict[str, float] = {}
         self.ledger = Ledger(self.chapter.id, self.P.profile)
         plotting.use_style()
         return self.P
@@ -98,12 +100,24 @@ class ChapterRun:
         """Show a Markdown table (cells already formatted), after an optional note."""
         self.md(markdown_table(header, rows, note))
 
+    def timed(self, part: str, seconds: float) -> None:
+        """Record how long one part of the chapter took (e.g. ``training``), for the book's status page."""
+        self.timings[part] = self.timings.get(part, 0.0) + seconds
+
     def finish(self) -> None:
-        """Save ``claims.json``, glue the claims for the prose, and show the ledger."""
-        self.ledger.provenance = provenance(self.P.as_dict(), self.P.profile, self.device, self.threads,
-                                            self.elapsed())
+        """Save ``claims.json``, glue the claims and the wall time for the prose, and show the ledger."""
+        P = self.P
+        trained = len(self.store.finished() - self._store_before)
+        self.ledger.provenance = provenance(P.as_dict(), P.profile, self.device, self.threads, self.elapsed(),
+                                            overrides={k: getattr(P, k) for k in P.overridden}, trained=trained,
+                                            timings=self.timings)
         self.ledger.save(self.out / "claims.json")
         self.ledger.glue()
+        self.glue(wall_time=f"{self.elapsed() / 60:.1f} min", wall_profile=P.profile,
+                  wall_where=f"{self.threads} CPU thread(s) of a {device_name(self.device)}" if self.device.type == "cpu"
+                  else device_name(self.device),
+                  wall_store="every model came from the run store" if trained == 0 else
+                  f"{trained} run-store entries were computed in this run")
         self.ledger.show()
         self.md(f"This page took {self.elapsed():.0f} s to compute.")
 

@@ -20,6 +20,7 @@ from . import claims as claims_mod
 from .chapters import CHAPTERS, Chapter
 from .paths import book_dir, outputs_dir, repo_root
 from .seeds import robustness_page
+from .status import status_page
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 EXECUTION_TIMEOUT_S = 4 * 3600  # per cell; papermill has no limit by default
@@ -112,6 +113,8 @@ def stage(profile: str) -> Path:
             text = text.replace("<!-- CLAIMS-TABLE -->", claims_table(profile))
         if "<!-- SEEDS-TABLE -->" in text:
             text = text.replace("<!-- SEEDS-TABLE -->", robustness_page())
+        if "<!-- BUILD-STATUS -->" in text:
+            text = text.replace("<!-- BUILD-STATUS -->", status_page(profile))
         (dest / "chapters").mkdir(exist_ok=True)
         (dest / "chapters" / page.name).write_text(text)
     static = dest / "_static"

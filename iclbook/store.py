@@ -122,6 +122,10 @@ class Store:
     def run(self, name: str, config: dict[str, Any]) -> Run:
         return Run(self.root, name, config)
 
+    def finished(self) -> set[str]:
+        """The finished entries ("name/key"), so that a chapter can tell what it trained from what it read."""
+        return {f"{p.parent.parent.name}/{p.parent.name}" for p in self.root.glob("*/*/result.pt")}
+
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
