@@ -47,6 +47,7 @@ class ChapterRun:
             raise RuntimeError(f"the notebook's parameters cell lacks {missing}")
         overrides = {n: namespace[n] for n in spec.names}
         self.P = spec.resolve(namespace.get("profile"), overrides)
+        executor.use_chapter(self.chapter.id)
         self.threads = runtime.set_threads()
         self.device = runtime.device()
         runtime.fast_matmul(self.device)

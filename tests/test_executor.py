@@ -32,7 +32,28 @@ def test_current_reads_the_environment(monkeypatch):
     assert ex.current() == ex.Executor("local", workers=4)
     monkeypatch.delenv(ex.ENV)
     monkeypatch.setenv("ICLBOOK_DEVICE", "cpu")
+    monkeypatch.setattr(ex, "_chapter", None)
     assert str(ex.current()) == ex.DEFAULT_CPU_EXECUTOR
+
+
+def test_the_measured_default_is_per_chapter_and_machine(monkeypatch):
+    """Chapter 4 measured local:2 faster on two cores (benchmarks/executor.py); one core, a GPU or an unmeasured
+    chapter stay inline; the environment still overrides."""
+    assert ex.default_for("04", 2, "cpu") == ex.Executor("local", workers=2)
+    assert ex.default_for("04", 16, "cpu") == ex.parse(ex.MEASURED_CPU_DEFAULTS["04"])
+    assert ex.default_for("04", 1, "cpu") == ex.Executor("inline")
+    assert ex.default_for("04", 2, "cuda") == ex.Executor("inline")
+    assert ex.default_for("01", 2, "cpu") == ex.Executor("inline")
+    monkeypatch.delenv(ex.ENV, raising=False)
+    monkeypatch.setenv("ICLBOOK_DEVICE", "cpu")
+    monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)
+    ex.use_chapter("04")
+    try:
+        assert ex.current() == ex.Executor("local", workers=2)
+        monkeypatch.setenv(ex.ENV, "inline")
+        assert ex.current() == ex.Executor("inline")
+    finally:
+        ex.use_chapter(None)
 
 
 def test_local_workers_get_gpus_round_robin_or_the_cpu():
