@@ -10,6 +10,7 @@ import sys
 
 from .chapters import CHAPTERS, get
 from .profiles import PROFILES, ParameterError
+from .records import RecordError
 
 
 def _value(text: str):
@@ -46,10 +47,12 @@ def cmd_seeds(args) -> int:
     params = {name: _value(v) for name, v in args.param}
     try:
         table = run_seeds(chapter, profile, args.seeds, params, force=args.force, log_output=not args.quiet,
-                          collect=args.collect)
+                          collect=args.collect, record=args.record, label=args.label)
     except ValueError as err:
         raise ParameterError(str(err)) from err
-    print(f"[iclbook] claim x seed table: {table_path(chapter, profile, '.md')} (and .json)")
+    print(f"[iclbook] claim x seed table: {table_path(chapter, profile, '.md', params)} (and .json)")
+    if table.get("record"):
+        print(f"[iclbook] recorded: {table['record']} (commit it: it is data the book shows)")
     for row in table["claims"]:
         print(f"  {row['id']}: holds in {row['holds_k']} of {row['n']}  (expected at {', '.join(row['expected_at'])})")
     return 1 if table["errors"] else 0
@@ -138,6 +141,9 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     sd.add_argument("--collect", action="store_true",
                     help="run nothing: tabulate each seed's last finished run (seeds run separately, e.g. in parallel)")
+    sd.add_argument("--record", action="store_true",
+                    help="also keep the table in results/ with its provenance (needs a clean tree; commit the file)")
+    sd.add_argument("--label", default="", help="a name for a recorded pilot, e.g. 'lr 1e-3' (with --record)")
     sd.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
     sd.set_defaults(func=cmd_seeds)
 
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         _choose_executor(args)
         with stopping_children_on_interrupt():
             return args.func(args)
-    except (ParameterError, KeyError) as err:
+    except (ParameterError, KeyError, RecordError) as err:
         print(f"iclbook: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from . import executor, plotting, runtime
+from . import executor, plotting, records, runtime
 from .chapters import get
 from .claims import Ledger
 from .paths import outputs_dir
@@ -109,9 +109,12 @@ class ChapterRun:
         """Save ``claims.json``, glue the claims and the wall time for the prose, and show the ledger."""
         P = self.P
         trained = len(self.store.finished() - self._store_before)
-        self.ledger.provenance = provenance(P.as_dict(), P.profile, self.device, self.threads, self.elapsed(),
-                                            overrides={k: getattr(P, k) for k in P.overridden}, trained=trained,
-                                            timings=self.timings)
+        files = records.dependencies(self.chapter.source)
+        self.ledger.provenance = {
+            **provenance(P.as_dict(), P.profile, self.device, self.threads, self.elapsed(),
+                         overrides={k: getattr(P, k) for k in P.overridden}, trained=trained, timings=self.timings),
+            "fingerprint": records.fingerprint(files), "depends_on": files,
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         self.ledger.save(self.out / "claims.json")
         self.ledger.glue()
         self.glue(wall_time=f"{self.elapsed() / 60:.1f} min", wall_profile=P.profile,
@@ -121,6 +124,18 @@ class ChapterRun:
                   f"{trained} run-store entries were computed in this run")
         self.ledger.show()
         self.md(f"This page took {self.elapsed():.0f} s to compute.")
+
+    def records(self, label: str | None = None, profile: str | None = None) -> None:
+        """Show this chapter's recorded results (``results/``), newest first: those with ``label`` (a pilot), or the
+        plain per-seed records when ``label`` is None; each with its provenance and whether it is stale."""
+        recs = [r for r in records.load_all(self.chapter.slug)
+                if (r["label"] == label if label is not None else not r["label"] and not r["overrides"])
+                and (profile is None or r["profile"] == profile)]
+        if not recs:
+            self.md(f"*No record{' labelled ' + repr(label) if label else ''} yet: run "
+                    f"`iclbook seeds {self.chapter.id} --profile cpu --seeds 0 1 2 --record`.*")
+        for r in recs:
+            self.md(records.markdown(r))
 
     def elapsed(self) -> float:
         return time.time() - self.t0

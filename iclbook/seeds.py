@@ -1,8 +1,10 @@
 """How often does a claim hold? Rerun one chapter per seed and tabulate each claim's value and verdict per seed.
 
 ``iclbook seeds 04 --profile cpu --seeds 0 1 2`` runs the chapter once per seed, each into its own build folder
-(``<build>/seeds/<slug>/<profile>/seed-<s>``) while sharing the run store, and writes a claim × seed table as JSON
-and Markdown to ``<build>/seeds/<slug>-<profile>.{json,md}``. The book's robustness page shows the latest tables.
+(``<build>/seeds/<slug>/<profile>-<variant>/seed-<s>``, the variant naming the overrides) while sharing the run
+store, and writes a claim × seed table as JSON and Markdown to ``<build>/seeds/<slug>-<profile>-<variant>.{json,md}``.
+``--record`` also keeps it in the repository's ``results/`` (``iclbook.records``). The book's robustness page shows
+every record and the tables of the current build folder.
 """
 from __future__ import annotations
 
@@ -14,17 +16,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import claims as claims_mod
+from . import records
 from .atomic import atomic_write_text
 from .chapters import CHAPTERS, Chapter
 from .paths import build_dir, outputs_dir, store_root
 
 
-def seed_build_dir(chapter: Chapter, profile: str, seed: int) -> Path:
-    return build_dir() / "seeds" / chapter.slug / profile / f"seed-{seed}"
+def seed_build_dir(chapter: Chapter, profile: str, seed: int, params: dict | None = None) -> Path:
+    return build_dir() / "seeds" / chapter.slug / f"{profile}-{records.variant(params or {})}" / f"seed-{seed}"
 
 
-def table_path(chapter: Chapter, profile: str, suffix: str = ".json") -> Path:
-    return build_dir() / "seeds" / f"{chapter.slug}-{profile}{suffix}"
+def table_path(chapter: Chapter, profile: str, suffix: str = ".json", params: dict | None = None) -> Path:
+    return build_dir() / "seeds" / f"{chapter.slug}-{profile}-{records.variant(params or {})}{suffix}"
 
 
 @contextmanager
@@ -44,12 +47,19 @@ def _build_folder(path: Path) -> Iterator[None]:
 
 
 def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str, Any] | None = None, *,
-              force: bool = False, log_output: bool = False, collect: bool = False) -> dict:
+              force: bool = False, log_output: bool = False, collect: bool = False, record: bool = False,
+              label: str = "") -> dict:
     """Execute ``chapter`` once per seed and write the claim × seed table; a seed whose run fails is recorded as
     failed (with its error) and the others still run.
 
     ``collect`` executes nothing: it tabulates each seed's last finished run in its folder (for seeds run apart, e.g.
-    two at a time in separate processes)."""
+    two at a time in separate processes). ``record`` keeps the table in ``results/`` (refused up front from a tree
+    with uncommitted changes)."""
+    from .provenance import code_version
+
+    if record and code_version().endswith("+dirty"):
+        raise records.RecordError("--record needs a clean tree (commit or stash your changes first): a record names "
+                                  "the commit that produced it")
     from .pipeline import execute
 
     params = dict(params or {})
@@ -61,7 +71,7 @@ def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str
         chapter.params.resolve(profile, {**params, "seed": s})
     runs: dict[int, dict] = {}
     for s in seeds:
-        folder = seed_build_dir(chapter, profile, s)
+        folder = seed_build_dir(chapter, profile, s, params)
         t0 = time.time()
         with _build_folder(folder):
             try:
@@ -75,10 +85,12 @@ def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str
         runs[s]["seconds"] = round(time.time() - t0, 1) if not collect else \
             runs[s].get("provenance", {}).get("wall_seconds")
     table = seed_table(chapter, profile, params, runs)
-    path = table_path(chapter, profile)
+    path = table_path(chapter, profile, params=params)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(table, indent=2, default=str))
-    atomic_write_text(table_path(chapter, profile, ".md"), markdown(table))
+    atomic_write_text(table_path(chapter, profile, ".md", params), markdown(table))
+    if record:
+        table["record"] = str(records.write(records.make_record(table, runs, label, code_version())))
     return table
 
 
@@ -137,12 +149,19 @@ def kind_summary(table: dict) -> str:
 
 
 def robustness_page() -> str:
-    """Every claim × seed table found in the build folder, newest first per chapter and profile."""
+    """Every record in ``results/``, grouped by chapter and profile, newest first, each with its provenance and
+    staleness; then any claim × seed table of the current build folder, newest first."""
     parts = []
     for ch in CHAPTERS:
-        for path in sorted((build_dir() / "seeds").glob(f"{ch.slug}-*.json")):
-            parts.append(markdown(json.loads(path.read_text())))
+        recs = records.load_all(ch.slug)
+        for profile in sorted({r["profile"] for r in recs}, key=lambda p: ["cpu", "ci", "gpu"].index(p)):
+            parts.append(f"### {ch.id}. {ch.title} at `{profile}`\n")
+            parts += [records.markdown(r) for r in recs if r["profile"] == profile]
+    tables = sorted((build_dir() / "seeds").glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if tables:
+        parts.append("### Tables computed in this build folder (not recorded)\n")
+        parts += [markdown(json.loads(p.read_text())) for p in tables]
     if not parts:
-        return ("*No seed table has been computed in this build folder yet: run "
-                "`.venv/bin/iclbook seeds 04 --profile ci --seeds 0 1 2`, then rebuild the book.*")
+        return ("*Nothing recorded yet: run `.venv/bin/iclbook seeds 04 --profile ci --seeds 0 1 2 --record` from a "
+                "clean tree, then rebuild the book.*")
     return "\n\n".join(parts)

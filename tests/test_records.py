@@ -1,0 +1,88 @@
+"""Recorded results (results/): written only from a clean tree, keyed by overrides, marked stale when the code the
+runs depended on changes, and shown on the robustness page."""
+import subprocess
+
+import pytest
+
+from iclbook import provenance, records, seeds
+from iclbook.chapters import get
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A throwaway git checkout standing in for the repository (records, fingerprints and commits read it)."""
+    root = tmp_path / "repo"
+    (root / "chapters").mkdir(parents=True)
+    (root / "iclbook").mkdir()
+    (root / "chapters" / "04_modular_arithmetic.py").write_text("# the chapter\n")
+    (root / "iclbook" / "claims.py").write_text("CRITERION = 0.5\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    _commit(root)
+    monkeypatch.setattr(records, "repo_root", lambda: root)
+    monkeypatch.setattr(provenance, "repo_root", lambda: root)
+    monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
+    return root
+
+
+def _commit(root):
+    git = ["git", "-C", str(root), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+
+
+def _runs(seeds_, values):
+    files = ["chapters/04_modular_arithmetic.py", "iclbook/claims.py"]
+    fp = records.fingerprint(files)
+    return {s: {"claims": [{"id": "1b", "kind": "paper", "statement": "unseen tasks solved", "criterion": "≥ 0.5",
+                            "expected_at": ["cpu", "gpu"], "value": v, "holds": v >= 0.5}],
+                "provenance": {"fingerprint": fp, "depends_on": files, "code": "abc", "params": {"seed": s},
+                               "executor": "local:2", "threads": 1, "device": "cpu", "cpu_model": "Test CPU",
+                               "torch": "2.13.0", "wall_seconds": 60.0}}
+            for s, v in zip(seeds_, values)}
+
+
+def _record(params, label="", values=(0.9, 0.3, 0.7)):
+    ch = get("04")
+    runs = _runs([0, 1, 2], values)
+    table = seeds.seed_table(ch, "cpu", params, runs)
+    return records.write(records.make_record(table, runs, label, provenance.code_version()))
+
+
+def test_a_record_turns_stale_when_a_file_it_depends_on_changes(repo):
+    path = _record({})
+    page = seeds.robustness_page()
+    assert "### 04. " in page and "2 of 3" in page and "Stale" not in page and path.exists()
+    (repo / "iclbook" / "claims.py").write_text("CRITERION = 0.4\n")  # the criterion moved after the record
+    _commit(repo)
+    page = seeds.robustness_page()
+    assert "Stale: recorded at commit" in page and "the chapter has changed since" in page
+
+
+def test_a_dirty_tree_cannot_write_a_record(repo):
+    (repo / "iclbook" / "new_module.py").write_text("x = 1\n")  # untracked, under a source folder
+    with pytest.raises(records.RecordError, match="clean tree"):
+        _record({})
+    with pytest.raises(records.RecordError, match="clean tree"):
+        seeds.run_seeds(get("04"), "cpu", [0], record=True)
+
+
+def test_records_with_different_overrides_both_survive(repo):
+    a = _record({})
+    b = _record({"batch": 256}, label="batch 256")
+    c = _record({"batch": 512}, label="batch 512")
+    assert len({a, b, c}) == 3 and all(p.exists() for p in (a, b, c))
+    recs = records.load_all("04_modular_arithmetic")
+    assert {r["label"] for r in recs} == {"", "batch 256", "batch 512"}
+    assert records.holds_k_of_n("04", "1b") == "2 of 3"
+    assert records.holds_k_of_n("04", "1b", profile="ci") == "no record"
+
+
+def test_seeds_from_different_code_or_failed_seeds_are_refused(repo):
+    ch = get("04")
+    runs = _runs([0, 1], (0.9, 0.8))
+    runs[1]["provenance"]["fingerprint"] = "0000"
+    with pytest.raises(records.RecordError, match="different code"):
+        records.make_record(seeds.seed_table(ch, "cpu", {}, runs), runs, "", provenance.code_version())
+    runs = {**_runs([0], (0.9,)), 1: {"error": "boom"}}
+    with pytest.raises(records.RecordError, match="did not finish"):
+        records.make_record(seeds.seed_table(ch, "cpu", {}, runs), runs, "", provenance.code_version())
