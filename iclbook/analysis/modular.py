@@ -62,3 +62,28 @@ def ratio_matching(tokens: Tensor, p: int, k: int) -> tuple[Tensor, Tensor]:
     first = hit.flatten(-2).float().argmax(-1)
     pred = scaled[..., 2].flatten(-2).gather(-1, first[..., None])[..., 0]
     return applies, torch.where(applies, pred, torch.full_like(pred, -1))
+
+
+def context_determines_task(tokens: Tensor, k: int, p: int) -> Tensor:
+    """Whether the first k examples' inputs span Z_p² (two with x_i·y_j − x_j·y_i ≢ 0 mod p), so that exactly one task
+    (a, b) fits them and every query's answer follows. With fewer, the answer off their span is undetermined."""
+    xy = tokens.reshape(*tokens.shape[:-1], -1, 3)[..., :k, :2]
+    det = (xy[..., :, None, 0] * xy[..., None, :, 1] - xy[..., None, :, 0] * xy[..., :, None, 1]) % p
+    return (det != 0).flatten(-2).any(-1)
+
+
+def exact_inference(tokens: Tensor, p: int) -> tuple[Tensor, Tensor]:
+    """The exact learner ("modular regression" as far as the context allows) for every example of ``tokens`` (B, 3n):
+    the tasks that fit the examples before it, and the answer if they all agree on the query.
+
+    Returns (determined (B, n) bool, prediction (B, n) long: the answer of the first fitting task, a guess where not
+    determined). A learner that infers the task as well as the context allows; no ratio matching is built in."""
+    xyz = tokens.reshape(tokens.shape[0], -1, 3)
+    tasks = torch.cartesian_prod(torch.arange(p, device=tokens.device), torch.arange(p, device=tokens.device))
+    z_all = (xyz[..., 0, None] * tasks[:, 0] + xyz[..., 1, None] * tasks[:, 1]) % p  # (B, n, p²)
+    fits = (z_all == xyz[..., 2, None]).long()
+    before = torch.cumprod(torch.cat([torch.ones_like(fits[:, :1]), fits[:, :-1]], 1), 1).bool()  # fits all before
+    first = before.long().argmax(-1, keepdim=True)
+    guess = z_all.gather(-1, first)[..., 0]
+    determined = ((z_all == guess[..., None]) | ~before).all(-1)
+    return determined, guess

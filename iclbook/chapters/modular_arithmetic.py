@@ -29,6 +29,8 @@ PARAMS = ParamSpec(
            "fractions α of the p² input pairs used for training", low=0.01, high=0.99, is_list=True),
         _p("n_layer", int, 2, 2, 2, "depth of the phase-diagram models", low=1, high=48),
         _p("control_layers", int, 1, 1, 1, "depth of the shallow control (claim 2)", low=1, high=48),
+        _p("control_embd", int, 0, 0, 0, "width of the shallow control (0: n_embd); claim 2 needs it to learn its "
+           "own tasks", low=0, high=4096),
         _p("deep_layers", int, 0, 0, 4, "depth of the deeper model for claim 5 (0: skip)", low=0, high=48),
         _p("n_embd", int, 48, 64, 256, "width", low=8, high=4096),
         _p("n_head", int, 4, 4, 4, "attention heads", low=1, high=64),
@@ -50,6 +52,9 @@ PARAMS = ParamSpec(
         _p("seed", int, 0, 0, 0, "base random seed", low=0, high=2**32 - 1),
     ),
     checks=(
+        lambda v: None if v["control_embd"] % (v["n_head"] * (2 if v["pos"] == "rope" else 1)) == 0 else
+        f"parameter 'control_embd': got {v['control_embd']}, allowed: a multiple of n_head = {v['n_head']} "
+        "(of 2·n_head with pos = 'rope')",
         lambda v: None if v["n_embd"] % v["n_head"] == 0 else
         f"parameter 'n_embd': got {v['n_embd']}, allowed: a multiple of n_head = {v['n_head']}",
         lambda v: None if v["pos"] != "rope" or (v["n_embd"] // v["n_head"]) % 2 == 0 else

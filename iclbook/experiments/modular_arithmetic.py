@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..analysis.modular import accuracy_by_shot, ratio_matching, z_loss
+from ..analysis.modular import accuracy_by_shot, context_determines_task, ratio_matching, z_loss
 from .. import executor as executors
 from .. import rng, runtime
 from ..executor import Executor, Job, run_jobs
@@ -135,9 +135,13 @@ def train_group(part: list[ModularTask], part_seeds: list[int], model_cfg: dict,
     return members
 
 
-def ratio_matching_by_shot(model, seqs: torch.Tensor, p: int) -> np.ndarray:
+def ratio_matching_by_shot(model, seqs: torch.Tensor, p: int, determined_only: bool = False) -> np.ndarray:
     """Per shot count k ≥ 1: (k, share of queries where ratio matching applies, the model's accuracy where it
-    applies, where it does not), over queries with z ≠ 0 of ``seqs`` (1, B, 3·n_ex)."""
+    applies, where it does not), over queries with z ≠ 0 of ``seqs`` (1, B, 3·n_ex).
+
+    ``determined_only`` keeps the contexts whose examples determine the task (span Z_p²): there an exact learner is
+    right on every query, so a gap is the model's own reliance on ratio matching. Over all contexts, one example
+    or collinear ones leave the answer undetermined off their span, and any learner shows a gap."""
     with torch.no_grad():
         logits, target = z_logits_targets(model(seqs), seqs)
     correct = (logits.argmax(-1) == target)[0]  # (B, n)
@@ -147,8 +151,11 @@ def ratio_matching_by_shot(model, seqs: torch.Tensor, p: int) -> np.ndarray:
         # only queries with z ≠ 0: a model that merely favours the answer 0 would otherwise look like a ratio
         # matcher, because a query on the task's kernel line (z = 0) often matches an earlier z = 0 example
         keep = seqs[0].view(seqs.shape[1], -1, 3)[:, kk, 2] != 0
+        if determined_only:
+            keep &= context_determines_task(seqs[0], kk, p)
         applies, c = applies[keep], correct[keep, kk]
-        rows.append((kk, applies.float().mean().item(), c[applies].float().mean().item() if applies.any() else np.nan,
+        rows.append((kk, applies.float().mean().item() if keep.any() else np.nan,
+                     c[applies].float().mean().item() if applies.any() else np.nan,
                      c[~applies].float().mean().item() if (~applies).any() else np.nan))
     return np.array(rows)
 

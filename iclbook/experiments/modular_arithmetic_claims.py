@@ -1,0 +1,112 @@
+"""What chapter 4's claims read off the runs, each with its criterion: one small function per claim.
+
+Each returns a ``Reading`` (value, criterion, detail) so that the notebook only adds it to the ledger and the tests
+can feed a claim an input on which it must fail and one on which it must hold. Accuracies are last-shot accuracies
+keyed as in ``EVAL_SETS``; ``tau`` is the phase threshold.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+from ..claims import Criterion, above, at_least, is_true
+from .modular_arithmetic import ratio_matching_by_shot
+
+FEW_SHOTS = (2, 3)  # claim 4: the fewest shots that can determine a task (one example never does)
+RM_GAP = 0.1  # claim 4: the least gap that counts as leaning on ratio matching
+SHRINK = 0.5  # claim 4b: the gap at the most shots is at most this share of the few-shot gap
+DECLINE = 0.1  # claim 5: the least fall of o.o.d.-test accuracy from its peak
+
+
+class Reading(NamedTuple):
+    value: Any
+    criterion: Criterion
+    detail: str
+
+
+def claim_1a(low: dict[str, float], tau: float) -> Reading:
+    """Few tasks: the model learns them (i.d.-train ≥ τ) but not unseen ones (o.o.d.-train < τ)."""
+    return Reading(bool(low["id_train"] >= tau > low["ood_train"]), is_true("i.d.-train ≥ τ > o.o.d.-train"),
+                   f"i.d.-train {low['id_train']:.2f}, o.o.d.-train {low['ood_train']:.2f} (last shot)")
+
+
+def claim_1b(best: dict[str, float], tau: float, n_id: int, p: int) -> Reading:
+    """Many tasks: unseen tasks solved in context on train inputs; n_i.d. also as a share of the p² tasks."""
+    return Reading(best["ood_train"], at_least(tau),
+                   f"o.o.d.-train last-shot accuracy at n_i.d. = {n_id} = {100 * n_id / p**2:.0f} % of the p² = {p**2} "
+                   f"tasks (paper: 15–30 %); chance {1 / p:.2f}")
+
+
+def claim_1c(finals: Sequence[dict[str, float]], tau: float) -> Reading:
+    """Every grid model learned its own pretraining tasks (the phase diagram's floor)."""
+    return Reading(min(a["id_train"] for a in finals), at_least(tau), "lowest i.d.-train last-shot accuracy over the grid")
+
+
+def claim_1d(best: dict[str, float], tau: float, p: int) -> Reading:
+    """Unseen tasks on unseen inputs (o.o.d. generalisation)."""
+    return Reading(best["ood_test"], at_least(tau), f"o.o.d.-test last-shot accuracy; chance {1 / p:.2f}")
+
+
+def claim_2(deep: dict[str, float], shallow: dict[str, float], tau: float, d_deep: int, d_shallow: int) -> Reading:
+    """Depth: the shallow model learned its own tasks, and only the deeper one solves unseen tasks. Without the
+    first condition "fails o.o.d." would say nothing about generalisation: a model that learned nothing fails too."""
+    ok = shallow["id_train"] >= tau and shallow["ood_train"] < tau <= deep["ood_train"]
+    return Reading(bool(ok), is_true(f"depth-{d_shallow} i.d.-train ≥ τ, depth-{d_shallow} o.o.d.-train < τ ≤ "
+                                     f"depth-{d_deep} o.o.d.-train"),
+                   f"depth {d_shallow}: i.d.-train {shallow['id_train']:.2f}, o.o.d.-train {shallow['ood_train']:.2f}; "
+                   f"depth {d_deep}: o.o.d.-train {deep['ood_train']:.2f}")
+
+
+def claim_3(ood_by_shot: np.ndarray) -> Reading:
+    """Accuracy on unseen tasks rises from 1 shot to the last."""
+    rise = float(ood_by_shot[-1] - ood_by_shot[1])
+    return Reading(rise, above(0.3), f"o.o.d. accuracy after {len(ood_by_shot) - 1} shots minus after 1 shot "
+                                      f"({ood_by_shot[1]:.2f} → {ood_by_shot[-1]:.2f})")
+
+
+def _gap(rm: np.ndarray, shots: Sequence[int]) -> float:
+    """Mean over ``shots`` of (accuracy where ratio matching applies − where it does not); NaN if either is empty."""
+    rows = rm[np.isin(rm[:, 0], list(shots))]
+    d = rows[:, 2] - rows[:, 3]
+    return float(np.mean(d)) if len(d) and np.isfinite(d).all() else float("nan")
+
+
+def ratio_matching_gaps(model, seqs: torch.Tensor, p: int) -> tuple[np.ndarray, float, float, tuple[int, ...]]:
+    """The per-shot table on contexts that determine the task, the gap at FEW_SHOTS and at as many of the most shots."""
+    rm = ratio_matching_by_shot(model, seqs, p, determined_only=True)
+    n = int(rm[-1, 0])
+    many = tuple(range(n - len(FEW_SHOTS) + 1, n + 1))
+    return rm, _gap(rm, FEW_SHOTS), _gap(rm, many), many
+
+
+def claim_4(model, seqs: torch.Tensor, p: int) -> Reading:
+    """Few shots: more often right where ratio matching applies, on contexts that determine the task, where the
+    exact learner is right on every query (so it shows no gap)."""
+    _, few, _, _ = ratio_matching_gaps(model, seqs, p)
+    return Reading(few, above(RM_GAP), f"accuracy where the oracle applies minus where it does not, mean over "
+                                       f"{FEW_SHOTS[0]}–{FEW_SHOTS[-1]} shots, unseen tasks, contexts that "
+                                       "determine the task, queries with z ≠ 0")
+
+
+def claim_4b(model, seqs: torch.Tensor, p: int) -> Reading:
+    """Ratio matching gives way to modular regression: the few-shot gap exists (> RM_GAP) and at the most shots is
+    at most SHRINK of it. The exact learner has no gap to begin with, so it fails."""
+    _, few, many_gap, many = ratio_matching_gaps(model, seqs, p)
+    ok = few > RM_GAP and many_gap <= SHRINK * few
+    return Reading(bool(ok), is_true(f"gap at {FEW_SHOTS[0]}–{FEW_SHOTS[-1]} shots > {RM_GAP:g} and gap at the most "
+                                     f"shots ≤ {SHRINK:g} × it"),
+                   f"gap {few:.2f} at {FEW_SHOTS[0]}–{FEW_SHOTS[-1]} shots, {many_gap:.2f} at {many[0]}–{many[-1]} "
+                   "shots (contexts that determine the task)")
+
+
+def claim_5(steps: Sequence[int], ood_test: Sequence[float], id_train: Sequence[float], tau: float) -> Reading:
+    """Transient o.o.d. generalisation: o.o.d.-test peaks at ≥ τ, then falls by ≥ DECLINE while i.d.-train stays
+    ≥ τ at every evaluation from the peak on (so the fall is not a collapse of training)."""
+    ood, idt = np.asarray(ood_test, float), np.asarray(id_train, float)
+    i = int(np.argmax(ood))
+    ok = ood[i] >= tau and ood[i] - ood[-1] >= DECLINE and bool((idt[i:] >= tau).all())
+    return Reading(bool(ok), is_true(f"o.o.d.-test peak ≥ τ, then a fall ≥ {DECLINE:g} while i.d.-train ≥ τ"),
+                   f"o.o.d.-test peak {ood[i]:.2f} at step {steps[i]}, final {ood[-1]:.2f}; lowest i.d.-train from "
+                   f"the peak on {idt[i:].min():.2f}")
