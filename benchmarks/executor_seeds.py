@@ -1,0 +1,72 @@
+"""Do chapters 3 and 5 train their seeds faster on two local worker processes than inline?
+
+Chapter 3 pretrains one GPT per seed and chapter 5 trains one concept model per seed, each seed independent: the
+sweeps they hand to the executor (``LayerCausality.pretrain_seeds``, ``ConceptExperiment.run_seeds``). This times, in
+one run, two seeds of each at the `cpu` profile's model and batch for a fixed number of steps, inline (the notebook's
+process at the measured 2 threads) and on ``local:2`` (two 1-thread Dask workers, cluster start-up included), each
+into a fresh store, and prints the seconds and the ratio inline / local:2 per chapter.
+
+    .venv/bin/python benchmarks/executor_seeds.py [--steps-03 600] [--steps-05 800]
+
+Run it on a quiet machine; its result fixes the chapters' entries in ``iclbook.executor.MEASURED_CPU_DEFAULTS``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+os.environ.setdefault("ICLBOOK_PROGRESS", "0")
+
+from iclbook import executor as ex  # noqa: E402
+from iclbook import rng, runtime  # noqa: E402
+from iclbook.chapters import get  # noqa: E402
+from iclbook.experiments.layer_causality import LayerCausality  # noqa: E402
+from iclbook.experiments.multi_concept import ConceptExperiment  # noqa: E402
+from iclbook.store import Store  # noqa: E402
+
+
+def seconds_03(executor: ex.Executor, steps: int) -> float:
+    P = get("03").params.resolve("cpu", {"steps": steps})
+    seeds = rng.member_seeds(P.seed, 2)
+    with tempfile.TemporaryDirectory() as root:
+        X = LayerCausality.from_params(P, Store(root), "cpu")
+        t0 = time.perf_counter()
+        X.pretrain_seeds(seeds, P.seed, executor=executor)
+        seconds = time.perf_counter() - t0
+    ex.close_clients()
+    return seconds
+
+
+def seconds_05(executor: ex.Executor, steps: int) -> float:
+    P = get("05").params.resolve("cpu", {"steps": steps})
+    seeds = rng.member_seeds(P.seed, 2)
+    with tempfile.TemporaryDirectory() as root:
+        X = ConceptExperiment.from_params(P, Store(root), "cpu")
+        t0 = time.perf_counter()
+        X.run_seeds(seeds, executor=executor)
+        seconds = time.perf_counter() - t0
+    ex.close_clients()
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps-03", type=int, default=600)
+    ap.add_argument("--steps-05", type=int, default=800)
+    args = ap.parse_args()
+    threads = runtime.set_threads()
+    print(f"two seeds per chapter at the `cpu` profile; inline at {threads} thread(s); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for name, fn, steps in (("chapter 3", seconds_03, args.steps_03), ("chapter 5", seconds_05, args.steps_05)):
+        inline = fn(ex.Executor("inline"), steps)
+        pooled = fn(ex.parse("local:2"), steps)
+        print(f"{name} ({steps} steps): inline {inline:.1f} s; local:2 {pooled:.1f} s; "
+              f"local:2 speed-up {inline / pooled:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
