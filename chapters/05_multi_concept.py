@@ -25,13 +25,16 @@
 # **The data model below is our own.** The paper's exact definitions were not available to us (only its abstract
 # and third-party summaries), so we built a concrete prompt model with the properties it describes and check each
 # claim on it. Where our model or our measurements could differ from the paper's, the chapter says so.
+#
+# *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
+# {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
 
 # %% tags=["remove-cell"]
 import numpy as np
 
-from iclbook.claims import above, below
+from iclbook.experiments import multi_concept_claims as C
 from iclbook.experiments.multi_concept import (EPS, ConceptExperiment, batch_rows, efficiency, efficiency_rows,
-                                               ood_rows, ood_summary, series, summarise, sweep_rows)
+                                               ood_rows, series, summarise, sweep_rows)
 from iclbook.experiments.multi_concept_figures import (figure_batch_noise, figure_data_model, figure_dynamics,
                                                        figure_efficiency, figure_init_sign, figure_mlp_weights,
                                                        figure_ood, figure_sweeps)
@@ -156,34 +159,30 @@ ch.show(figure_mlp_weights(model0, dic0, P.K), "mlp_weights")
 # %%
 sm = summarise(main)  # final values per seed, medians, and the weight-feature ratios of claims 3a/3b
 med, attn0, max_clean = sm.median, sm.attn0, sm.max_clean
+r1b = C.exponential_not_power_law([m[1].eval_series("test_err_clean") for m in main.values()], X.resolution)
 ch.glue(rate=f"{rf.rate:.3f}", efold=f"{1 / rf.rate:.0f}", r2=f"{rf.r2:.2f}", fit_n=f"{rf.n}", r2_raw=f"{rf.r2_raw:.2f}",
-        r2_verdict="clears the ledger's 0.9" if rf.r2 > 0.9 else
-        "stays below the ledger's 0.9: at this profile we do not reproduce a clean exponential law (claim 1b)",
+        ratio1b=f"{r1b.value:.2f}", r2_verdict="so claim 1b holds" if r1b.holds() else
+        "so at this profile we do not reproduce an exponential law (claim 1b)",
         final_err=f"{med['test_err']:.3f}", max_clean=f"{max_clean:.4f}", attn0=f"{attn0:.2f}",
         attn1=f"{med['test_correct_attn']:.3f}",
         prods=f"attention {med['attn_specific']:.2f} / {med['attn_complement']:.2f} / {med['attn_noise']:.3f}, "
         f"MLP {med['mlp_specific']:.2f} / {med['mlp_complement']:.2f} / {med['mlp_noise']:.2f}")
 
-ch.ledger.add("1a", "The 0-1 error reaches the Bayes error: clean (noiseless) test error ≈ 0 at the end",
-              max_clean, below(0.005),
-              detail=f"largest final clean error over {P.seeds} seeds; observed error {med['test_err']:.3f} vs "
-                     f"Bayes {bayes:g}", source="Bu et al. 2024: Bayes-optimal test error", kind="paper")
-ch.ledger.add("1b", "Exponential convergence: log(clean error) falls on a straight line in the step count",
-              rf.r2, above(0.9), expected_at=("cpu", "gpu"),
-              detail=f"median R² over {P.seeds} seeds of the log-linear fit to the envelope max_(s≥t) clean error "
-                     f"(raw curve: R² {rf.r2_raw:.2f}); rate {rf.rate:.3f}/step "
-                     f"(e-folding {1 / rf.rate:.0f} steps), ~{rf.n}"
-                     " points per fit", source="Bu et al. 2024: the 0-1 loss converges exponentially fast", kind="paper")
-ch.ledger.add("2", "The attention puts its mass on the label-informative (same-sign) demonstrations",
-              med["test_correct_attn"], above(0.9), detail=f"median final correct attention on test prompts (at init {attn0:.2f})",
-              source="Bu et al. 2024, simulations: the correct attention weight → 1", kind="paper")
-ch.ledger.add("3a", "Attention weights align with the task concept's features, not complement or noise",
-              sm.attn_ratio, above(2.0), detail="min over seeds of specific / max(complement, noise) product of ΔW_KQ",
-              source="Bu et al. 2024, simulations: weight-feature products", kind="paper")
-ch.ledger.add("3b", "MLP weights align with the label features, not complement or noise (and grew from init)",
-              sm.mlp_ratio, above(2.0),
-              detail="min over seeds of specific / max(complement, noise); specific grew "
-                     f"≥ {sm.growth:.0f}× from init", kind="paper")
+PAPER = "(paper: abstract only)"  # our notes on Bu et al. have the abstract; its simulations we could not read
+final = list(sm.final.values())
+C.bayes_reached([f["test_err_clean"] for f in final], med["test_err"], bayes).record(
+    ch.ledger, "1a", "The 0-1 error reaches the Bayes error: clean (noiseless) test error ≈ 0 at the end",
+    source="Bu et al. 2024 (our notes): the Bayes-optimal test error is reached", kind="paper")
+r1b.record(ch.ledger, "1b", "Exponential, not power-law, convergence: the clean error's envelope keeps its decay rate "
+           "through the descent", expected_at=("cpu", "gpu"), kind="paper",
+           source="Bu et al. 2024, abstract: exponential 0-1 loss convergence")
+C.attention_correct([f["test_correct_attn"] for f in final], attn0).record(
+    ch.ledger, "2", "The attention puts its mass on the label-informative (same-sign) demonstrations", source=PAPER,
+    kind="paper")
+C.weights_align(final, "attn").record(ch.ledger, "3a", "Attention weights align with the task concept's features, "
+                                      "not complement or noise", source=PAPER, kind="paper")
+C.weights_align(final, "mlp", sm.growth).record(ch.ledger, "3b", "MLP weights align with the label features, not "
+                                                "complement or noise", source=PAPER, kind="paper")
 
 # %% [markdown]
 # At the end of training the observed test error is {glue:text}`final_err` against a Bayes error of $\eta$, and the
@@ -193,13 +192,25 @@ ch.ledger.add("3b", "MLP weights align with the label features, not complement o
 # more at small batches, see the next section). A statement
 # "error $\leq C e^{-\text{rate}\cdot t}$" is a bound, and it holds for the error curve exactly when it holds for the
 # curve's envelope $\max_{s \geq t}$ error$(s)$, the level below which the error stays from step $t$ on (dotted).
-# We therefore fit the straight line in log scale to this envelope, from the last step above 0.3 to the resolution
-# of the test set, and ask for $R^2 > 0.9$. This choice was made before the runs it is reported for; the same
-# "stays below" reading defines the steps-to-$\varepsilon$ of the efficiency section. After the plateau the
-# envelope falls at a median rate of {glue:text}`rate` per step (an e-folding every {glue:text}`efold` steps); the
-# median $R^2$ is {glue:text}`r2` over about {glue:text}`fit_n` evaluations, which {glue:text}`r2_verdict`. Fitted
-# to the raw, jagged curve instead, the median $R^2$ is {glue:text}`r2_raw`. The descent is short (a few
-# e-foldings between 0.3 and the test set's resolution), so the line is fitted over a short window. The correct
+# We therefore read the descent off this envelope, from the last step above 0.3 to the resolution of the test set.
+# A straight line in log scale is not enough there: over a window this short, power laws look straight too. Timed
+# from the start of training (the claim is a rate in the step count), $t^{-4}$ fitted over such a window gives
+# $R^2 = 0.97$, $t^{-3}$ 0.93–0.95, $t^{-2}$ 0.87–0.91. What tells them apart is the rate: an exponential keeps its
+# decay rate through the descent (and speeds up while it leaves the plateau), while $t^{-a}$ decays at the rate $a/t$,
+# which falls. Claim 1b therefore reads, per seed, the envelope's decay rate (the slope of a line in log scale) in the
+# last third of the window over that in its first third, and asks that the smallest over the seeds be at least 0.7,
+# with, as before, a median $R^2$ above 0.9 for the straight line over the whole window. On such a window a power law
+# from step 0 gives 0.32 ($t^{-3}$), 0.43 ($t^{-4}$) and 0.54–0.60 ($t^{-6}$); only laws steeper than about $t^{-10}$
+# reach 0.7. The ledger's detail gives, per seed, the exponent that a power law from step 0 would need to fall
+# across the measured window in its steps, and the ratio it would show there: a short, late descent can only refute
+# laws below that exponent. (Up to this version claim 1b asked for $R^2 > 0.9$ alone, which $t^{-3}$ and $t^{-4}$
+# pass; the rate test was fixed, with synthetic power laws and exponentials as its only evidence, before the runs
+# it is reported for, and `tests/test_concept_claims.py` checks that it fails on $t^{-3}$ and $t^{-4}$ and holds on
+# exponentials.) The same "stays below" reading defines the steps-to-$\varepsilon$ of the efficiency section. After
+# the plateau the envelope falls at a median rate of {glue:text}`rate` per step (an e-folding every
+# {glue:text}`efold` steps); the smallest rate ratio is {glue:text}`ratio1b` and the median $R^2$ {glue:text}`r2`
+# over about {glue:text}`fit_n` evaluations, {glue:text}`r2_verdict`. Fitted to the raw, jagged curve instead, the
+# median $R^2$ is {glue:text}`r2_raw`. The correct
 # attention rises from {glue:text}`attn0` to {glue:text}`attn1`; the final products (specific / complement / noise)
 # are {glue:text}`prods`. Two things the figure shows that the claims do not: the error reaches the Bayes limit
 # while the correct attention is still far from one (the attention keeps sharpening long after the error has
@@ -218,6 +229,14 @@ ch.ledger.add("3b", "MLP weights align with the label features, not complement o
 # closely, so the `cpu` and `gpu` profiles use about 64 prompts per concept per step ($B = 1024$ at $K = 16$,
 # $B = 4096$ at $K = 64$); `ci` keeps 256 at $K = 8$. Here every seed is rerun at a quarter of the batch, for the
 # same number of steps and otherwise unchanged, to show the difference in this run rather than in our pilots.
+#
+# For the same reason the parameters follow $K$ and $|S|$ when only those are changed (`follow_K` and `follow_S` in
+# `iclbook/chapters/multi_concept.py`; explicit values win). A larger $K$ keeps the profile's prompts per concept
+# per step ($B \propto K$) and its steps per concept (steps $\propto K$), because each concept learns from its own
+# $1/K$ of the batch: at `ci`'s 1000 steps, $K = 16$ ended at correct attention 0.78 in each of seeds 0–6, with 2000
+# steps at 0.94. A larger $|S|$ raises $K \propto |S| - 1$: a query's other concepts also sit in some
+# demonstrations, where they score like the task concept, and at $|S| = 3$, $K = 8$ the two-demonstration length
+# shift missed claim 4a by 0.030–0.043 in seeds 0–2 however long we trained (at $K = 16$: 0.007 and 0.009).
 
 # %%
 small_batch = max(P.batch // 4, 1)
@@ -273,13 +292,12 @@ ch.table(["test set", "softmax model: error, median over seeds", "its largest cl
 # %%
 ch.show(figure_ood(in_dist, ood, bayes, P.L, P.L_test), "ood")
 
-ood_excess, worst, ctrl_min = ood_summary(in_dist, ood, bayes)
-ch.ledger.add("4a", "Out of distribution (length, skew, switched features, unseen combinations) the error stays "
-              "near the Bayes limit", ood_excess, below(0.03),
-              detail=f"largest error − Bayes over {len(ood)} shifted sets and {P.seeds} seeds (worst: {worst})",
-              source="Bu et al. 2024: OOD guarantees", kind="paper")
-ch.ledger.add("4b", "A model that cannot read its context fails", ctrl_min, above(0.4),
-              detail="smallest error of the no-context MLP over all test sets (chance = 0.5)", kind="check")
+r4a, r4b = C.ood_near_bayes(in_dist, ood, bayes), C.control_fails(in_dist, ood)
+ood_excess, ctrl_min = r4a.value, r4b.value
+r4a.record(ch.ledger, "4a", "Out of distribution (length, skew, switched features, unseen combinations) the error "
+           "stays near the Bayes limit", source="Bu et al. 2024, abstract: out-of-distribution ICL", kind="paper")
+r4b.record(ch.ledger, "4b", "A model that cannot read its context fails (true by construction: a check of the "
+           "prompts)", kind="check")
 
 # %% [markdown]
 # On the shifted sets the softmax model's error exceeds the Bayes error by at most {glue:text}`ood_excess`; the
@@ -313,17 +331,15 @@ ch.show(figure_efficiency(eff, variants, P.n_test, s0), "efficiency")
 
 ch.table(["model", "steps per nat (slope)", "R²", "steps to ε = 0.01", "final clean error"], efficiency_rows(eff))
 main_eff = eff["softmax + logistic (main)"]
-ch.ledger.add("5", "Efficiency: the steps to reach error ε grow linearly in log(1/ε)", main_eff["r2"], above(0.9),
-              expected_at=("cpu", "gpu"),
-              detail=f"median R² of steps-to-ε vs log(1/ε), ε = {EPS[0]:g}…{EPS[-1]:g}; slope "
-                     f"{main_eff['slope']:.1f} steps/nat (MSE gradient-matched "
-                     f"{eff[list(eff)[2]]['slope']:.1f}, linear attention {eff[list(eff)[3]]['slope']:.1f})",
-              source="Bu et al. 2024: Bayes-optimal error after a logarithmic number of iterations", kind="paper")
+C.eps_law_linear(EPS, main_eff["n_eps"]).record(
+    ch.ledger, "5", "The steps to reach error ε grow linearly in log(1/ε) (claim 1b's envelope, inverted)",
+    expected_at=("cpu", "gpu"), kind="check",
+    source="Bu et al. 2024 (our notes): Bayes-optimal error after a logarithmic number of iterations")
 ch.glue(ood_excess=f"{ood_excess:.3f}", ctrl_min=f"{ctrl_min:.2f}", g_ratio=f"{1 / g_ratio:.1f}",
         slope_main=f"{main_eff['slope']:.1f}", r2_eff=f"{main_eff['r2']:.2f}",
-        r2_eff_verdict="so the law holds by this test" if main_eff["r2"] > 0.9 else
-        "so at this profile the linear law is **not reproduced** (claim 5): the staircase of the error curve, one "
-        "concept after another, bends the steps-to-ε curve")
+        r2_eff_verdict="so the slopes below are read off near-straight lines" if main_eff["r2"] > 0.9 else
+        "so at this profile the steps-to-ε curve is bent (check 5 fails): the staircase of the error curve, one "
+        "concept after another, bends it, and the slopes below are rough summaries")
 # the fair comparisons leave out the same-lr MSE run, which takes 4× larger steps
 fastest = min((n for n in eff if n != f"softmax + MSE, lr {P.lr:g}"), key=lambda n: eff[n]["slope"])
 ch.glue(eff_verdict="the main model has the smallest slope of the three fair comparisons "
@@ -334,7 +350,7 @@ ch.glue(eff_verdict="the main model has the smallest slope of the three fair com
 
 # %% [markdown]
 # For the main model the steps to $\varepsilon$ follow $\log(1/\varepsilon)$ with median $R^2$ =
-# {glue:text}`r2_eff` (the ledger asks for more than 0.9), {glue:text}`r2_eff_verdict`; the slope is
+# {glue:text}`r2_eff` (check 5 asks for more than 0.9), {glue:text}`r2_eff_verdict`; the slope is
 # {glue:text}`slope_main` steps per nat. The MSE model's
 # first gradient is {glue:text}`g_ratio` times larger at the same learning rate, so it should be compared at the
 # gradient-matched learning rate. In this run {glue:text}`eff_verdict`. The paper's efficiency statement is about a
@@ -396,8 +412,15 @@ else:
 # - "Exponential convergence" is checked on the noiseless 0-1 error after the plateau, through its envelope
 #   $\max_{s \geq t}$ error$(s)$ (a bound on the error is a bound on its envelope), not on the raw jagged curve.
 #   The descent is short (a few e-foldings before the test set's resolution), so the log-linear fit has few points;
-#   the plateau before it is not part of the exponential phase. Claims 1b and 5 are `cpu`/`gpu` claims: at `ci`
-#   (batch 256, $K = 8$) the descent is still a noisy staircase.
+#   the plateau before it is not part of the exponential phase. An exponential is told from a power law timed from
+#   the start of training by its rate, which must not fall along the descent (claim 1b); a short, late descent can
+#   only refute power laws up to the exponent the ledger reports. Claim 1b is a `cpu`/`gpu` claim: at `ci`
+#   (batch 256, $K = 8$) the descent is still a noisy staircase. Entry 5 (steps to $\varepsilon$ linear in
+#   $\log(1/\varepsilon)$) reads the same envelope, inverted, so it is a check of the efficiency table, not a
+#   second test of the paper; entry 4b is a check too, since the per-prompt polarity holds any context-blind
+#   predictor at one half by construction.
+# - Our notes on {cite:t}`bu2024` hold its abstract only, so the ledger's sources quote the abstract, or our notes of
+#   it, and say "(paper: abstract only)" where the claim comes from the paper's simulations, which we could not read.
 # - The batch is larger than the spec's suggested 64–256 at `cpu` and `gpu` (about 64 prompts per concept per step),
 #   because at 16 prompts per concept SGD's noise unlearns concepts and the exponential law does not show (the
 #   batch section above measures this in every run).

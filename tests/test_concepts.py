@@ -260,6 +260,23 @@ def test_chapter_params_reject_impossible_sparsity():
     for prof in ("ci", "cpu", "gpu"):
         spec.resolve(prof)
     with pytest.raises(ParameterError, match="held-out partners"):
-        spec.resolve("ci", {"S": 4})  # K = 8: some concept has only 2 held-out partners
+        spec.resolve("ci", {"S": 4, "K": 8})  # K = 8: some concept has only 2 held-out partners
     with pytest.raises(ParameterError, match="d >= 4K"):
         spec.resolve("ci", {"d": 16})
+
+
+def test_chapter_params_follow_K_and_S():
+    """A larger K keeps prompts and steps per concept (and d >= 4K); a larger |S| raises K ∝ |S| - 1."""
+    from iclbook.chapters import get
+
+    spec = get("05").params
+    ci = spec.resolve("ci")
+    k16 = spec.resolve("ci", {"K": 16})
+    assert (k16.batch, k16.steps, k16.variant_steps, k16.dense_until, k16.d) == (
+        2 * ci.batch, 2 * ci.steps, 2 * ci.variant_steps, 2 * ci.dense_until, ci.d)
+    assert spec.resolve("ci", {"K": 32}).d == 128 and spec.resolve("ci", {"K": 4}).steps == ci.steps
+    s3 = spec.resolve("ci", {"S": 3})
+    assert (s3.K, s3.batch, s3.steps) == (16, k16.batch, k16.steps) and "K" in s3.derived
+    explicit = spec.resolve("ci", {"S": 3, "K": 8, "steps": 500})
+    assert (explicit.K, explicit.steps, explicit.batch) == (8, 500, ci.batch)  # explicit values win
+    assert spec.resolve("cpu").as_dict() == spec.resolve("cpu", {"K": 16, "S": 3}).as_dict()

@@ -75,20 +75,15 @@ def suffix_max(x: np.ndarray) -> np.ndarray:
     return np.flip(np.maximum.accumulate(np.flip(np.asarray(x, dtype=float))))
 
 
-def fit_exponential_rate(
+def decay_window(
     steps: np.ndarray, errors: np.ndarray, floor: float = 0.0, start: float = 0.3, resolution: float = 1e-3,
     envelope: bool = False,
-) -> dict[str, float]:
-    """Fit log(err - floor) = c - rate·t on the decaying part of a 0-1 error curve.
+) -> tuple[np.ndarray, np.ndarray] | int:
+    """The decaying part of a 0-1 error curve as (steps, log(err - floor)); with fewer than 3 points, their number.
 
-    The decaying part starts after the last evaluation with err > start (the plateau and SGD's excursions from it)
-    and ends at the last point whose err - floor is above what the test set resolves; points below the resolution
-    are left out. Returns rate (per step), the e-folding time 1/rate, R² of the fit, the number of points used, and
-    the line itself (log_c, over t_first..t_last).
-
-    envelope=True fits the suffix maximum max_{s>=t} err(s) instead of err(t). A bound err(t) <= C e^{-rate·t} holds
-    for err if and only if it holds for this envelope, so the fit tests the bound's shape without being pulled by the
-    dips between SGD's excursions; it is the same "stays below" reading as `steps_to_eps(hold=True)`.
+    It starts after the last evaluation with err > start (the plateau and SGD's excursions from it) and ends at the
+    last point whose err - floor is above what the test set resolves; points below the resolution are left out.
+    envelope=True uses the suffix maximum max_{s>=t} err(s) (see `fit_exponential_rate`).
     """
     steps = np.asarray(steps, dtype=float)
     errors = suffix_max(errors) if envelope else np.asarray(errors, dtype=float)
@@ -96,21 +91,76 @@ def fit_exponential_rate(
     high = np.nonzero(gap + floor > start)[0]
     i0 = int(high[-1]) + 1 if len(high) else 0
     if i0 >= len(gap):
-        return {"rate": math.nan, "e_fold": math.nan, "r2": math.nan, "n": 0}
+        return 0
     above = np.nonzero(gap > resolution)[0]
     above = above[above >= i0]
     if len(above) < 3:
-        return {"rate": math.nan, "e_fold": math.nan, "r2": math.nan, "n": int(len(above))}
+        return int(len(above))
     sel = np.arange(i0, above[-1] + 1)
     sel = sel[gap[sel] > resolution]
-    t, y = steps[sel], np.log(gap[sel])
+    return steps[sel], np.log(gap[sel])
+
+
+def _line(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares (intercept, slope) of y on t, and R²."""
     A = np.stack([np.ones_like(t), t], 1)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ coef
-    r2 = 1 - resid.var() / max(y.var(), 1e-30)
+    return coef, float(1 - resid.var() / max(y.var(), 1e-30))
+
+
+def fit_exponential_rate(
+    steps: np.ndarray, errors: np.ndarray, floor: float = 0.0, start: float = 0.3, resolution: float = 1e-3,
+    envelope: bool = False,
+) -> dict[str, float]:
+    """Fit log(err - floor) = c - rate·t on the decaying part of a 0-1 error curve (`decay_window`).
+
+    Returns rate (per step), the e-folding time 1/rate, R² of the fit, the number of points used, and the line itself
+    (log_c, over t_first..t_last).
+
+    envelope=True fits the suffix maximum max_{s>=t} err(s) instead of err(t). A bound err(t) <= C e^{-rate·t} holds
+    for err if and only if it holds for this envelope, so the fit tests the bound's shape without being pulled by the
+    dips between SGD's excursions; it is the same "stays below" reading as `steps_to_eps(hold=True)`.
+    """
+    w = decay_window(steps, errors, floor, start, resolution, envelope)
+    if isinstance(w, int):
+        return {"rate": math.nan, "e_fold": math.nan, "r2": math.nan, "n": w}
+    t, y = w
+    coef, r2 = _line(t, y)
     rate = -coef[1]
-    return {"rate": float(rate), "e_fold": float(1 / rate) if rate > 0 else math.inf, "r2": float(r2), "n": int(len(sel)),
+    return {"rate": float(rate), "e_fold": float(1 / rate) if rate > 0 else math.inf, "r2": float(r2), "n": int(len(t)),
             "log_c": float(coef[0]), "t_first": float(t[0]), "t_last": float(t[-1])}
+
+
+def rate_by_thirds(
+    steps: np.ndarray, errors: np.ndarray, floor: float = 0.0, start: float = 0.3, resolution: float = 1e-3,
+    envelope: bool = True,
+) -> dict[str, float]:
+    """Decay rates of log(err) in the first and the last third (in steps) of the decaying window, and their ratio.
+
+    Tells an exponential from a power law in the step count: an exponential keeps one rate (ratio 1; above 1 while
+    the descent still speeds up out of the plateau), while t^-a, timed from the start of training, has the rate a/t,
+    which falls along the window. Over a window from 0.3 to 1e-3 the ratio is about 0.41 for t^-4 and 0.31 for t^-3.
+    ``power_a`` is the exponent a power law from step 0 needs to fall across this window's error range in its
+    steps, and ``power_ratio`` the ratio such a law would show here: the steepest power law the test can refute.
+    """
+    nan = {"ratio": math.nan, "rate_first": math.nan, "rate_last": math.nan, "power_a": math.nan,
+           "power_ratio": math.nan}
+    w = decay_window(steps, errors, floor, start, resolution, envelope)
+    if isinstance(w, int):
+        return nan
+    t, y = w
+    third = (t[-1] - t[0]) / 3
+    first, last = t <= t[0] + third, t >= t[-1] - third
+    if first.sum() < 2 or last.sum() < 2 or t[0] <= 0:
+        return nan
+    r1, r3 = -_line(t[first], y[first])[0][1], -_line(t[last], y[last])[0][1]
+    a = (y[0] - y[-1]) / math.log(t[-1] / t[0])
+    law = -a * np.log(t)
+    p1, p3 = -_line(t[first], law[first])[0][1], -_line(t[last], law[last])[0][1]
+    ratio = r3 / r1 if r1 > 0 else (math.inf if r3 > 0 else math.nan)
+    return {"ratio": float(ratio), "rate_first": float(r1), "rate_last": float(r3), "power_a": float(a),
+            "power_ratio": float(p3 / p1) if p1 > 0 else math.nan}
 
 
 def steps_to_eps(steps: np.ndarray, errors: np.ndarray, eps: float, floor: float = 0.0, hold: bool = True) -> float:
