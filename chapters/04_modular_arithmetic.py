@@ -31,7 +31,7 @@
 # %% tags=["remove-cell"]
 import numpy as np
 
-from iclbook.analysis.modular import accuracy_by_shot, phase
+from iclbook.analysis.modular import accuracy_by_shot, one_example_accuracy, phase
 from iclbook.notebook import open_chapter
 from iclbook import rng
 from iclbook.experiments import modular_arithmetic_claims as claims
@@ -181,17 +181,25 @@ ch.show(figure_training_curves((low, best), P.p, P.tau), "training_curves")
 # %% [markdown]
 # ## Depth: one block is not enough
 #
-# The same recipe at depth {glue:text}`control_layers` and at the point where the depth-2 grid did best.
+# The same recipe at depth {glue:text}`control_layers` (width {glue:text}`control_embd`) and at the point where the
+# depth-2 grid did best. Claim 2 compares models that learned their own tasks: a depth-1 model that failed even
+# those would fail o.o.d. without telling us anything about generalisation. One block has a hard limit here. Its
+# heads fetch single tokens by position, so four heads can read the query's $x$ and one whole earlier example;
+# one example leaves several pretraining tasks that fit it, and the best a learner can do from one example and the
+# query is {glue:text}`one_example` on this point's pretraining tasks (computed exactly). To learn its tasks the
+# model must combine two examples in its one MLP.
 
 # %%
-ch.glue(control_layers=str(P.control_layers), control_embd=str(P.control_embd or P.n_embd))
+one_ex = one_example_accuracy(best.task.id_tasks, best.task.train_pairs, P.p)
+ch.glue(control_layers=str(P.control_layers), control_embd=str(P.control_embd or P.n_embd), one_example=f"{one_ex:.2f}")
 shallow = sweep([best.task], [grid_seeds[grid.index(best_pt)]], P.control_layers, f"depth {P.control_layers}",
                 n_embd=P.control_embd or P.n_embd)[0]
 ch.show(figure_depth({f"depth {P.n_layer}": best, f"depth {P.control_layers}": shallow}, P.p), "depth")
 r = claims.claim_2(best.final(), shallow.final(), P.tau, P.n_layer, P.control_layers)
 ch.ledger.add("2", f"At the same n_i.d., a depth-{P.control_layers} model that learned its tasks fails o.o.d. where "
               f"depth {P.n_layer} succeeds", r.value, r.criterion, expected_at=("cpu", "gpu"),
-              detail=f"{r.detail} (last shot; n_i.d. = {best_pt[0]}, α = {best_pt[1]:g})",
+              detail=f"{r.detail} (last shot; n_i.d. = {best_pt[0]}, α = {best_pt[1]:g}; from one example and the "
+                     f"query at best {one_ex:.2f} i.d.)",
               source="He et al. 2024: depth 2 is the smallest depth that generalises o.o.d.", kind="paper")
 
 # %% [markdown]

@@ -156,3 +156,25 @@ def test_claim_5_fails_without_a_decline():
 def test_claim_5_holds_on_transient_generalisation():
     r = C.claim_5([0, 1, 2, 3], [0.1, 0.8, 0.6, 0.45], [0.2, 0.95, 1.0, 1.0], TAU)
     assert r.criterion(r.value), r.detail
+
+
+def test_one_example_accuracy_matches_a_naive_loop():
+    """The bound that explains the depth-1 control (claim 2), against a plain loop over (task, example, query)."""
+    import collections
+
+    from iclbook.analysis.modular import one_example_accuracy
+
+    t = ModularTask(5, 9, 0.6, 4, seed=2, rule="random")
+    tasks, pairs = t.id_tasks.tolist(), t.train_pairs.tolist()
+    total = n = 0
+    for a, b in tasks:
+        for i, (x, y) in enumerate(pairs):
+            for j, (xq, yq) in enumerate(pairs):
+                if i == j:
+                    continue
+                fit = [(c, d) for c, d in tasks if (c * x + d * y) % 5 == (a * x + b * y) % 5]
+                votes = collections.Counter((c * xq + d * yq) % 5 for c, d in fit)
+                top = [v for v, k in votes.items() if k == max(votes.values())]
+                total += ((a * xq + b * yq) % 5 in top) / len(top)
+                n += 1
+    assert one_example_accuracy(t.id_tasks, t.train_pairs, 5) == pytest.approx(total / n)

@@ -87,3 +87,22 @@ def exact_inference(tokens: Tensor, p: int) -> tuple[Tensor, Tensor]:
     guess = z_all.gather(-1, first)[..., 0]
     determined = ((z_all == guess[..., None]) | ~before).all(-1)
     return determined, guess
+
+
+def one_example_accuracy(tasks: Tensor, pairs: Tensor, p: int, max_pairs: int = 64) -> float:
+    """The best accuracy on ``tasks`` (uniform) of a learner that reads one context example and the query (distinct
+    pairs from ``pairs``) and knows the task list: the majority answer of the tasks that fit the example, ties split.
+
+    Why: a one-block decoder whose heads fetch single tokens by position can read one whole example (x, y, z) and the
+    query's x with four heads; this is the accuracy that buys on the pretraining tasks. Over the first ``max_pairs``
+    pairs only (an estimate when there are more; the train pairs come shuffled), to bound the memory at large p."""
+    Z = (pairs[:max_pairs].cpu() @ tasks.cpu().T) % p  # (m, n): the answer of task s on pair e
+    oh = torch.nn.functional.one_hot(Z, p).double()  # (m, n, p)
+    count = torch.einsum("esu,qsv->equv", oh, oh)  # tasks with answer u on e and v on q
+    best = count.max(-1, keepdim=True).values
+    share = (count == best).double() / (count == best).sum(-1, keepdim=True)  # P(pick v | e, q, u)
+    m, n = Z.shape
+    e, q, t = torch.meshgrid(torch.arange(m), torch.arange(m), torch.arange(n), indexing="ij")
+    right = share[e, q, Z[e, t], Z[q, t]]  # (m, m, n)
+    off = (e != q).double()
+    return float((right * off).sum() / (off.sum()))

@@ -94,6 +94,7 @@ def figure_ratio_matching(rm: np.ndarray, qg: dict):
     axes[0].plot(rm[:, 0], rm[:, 1], ":", color="grey", label="share of queries where it applies")
     axes[0].set_xlabel("in-context examples before the query (shots)")
     axes[0].set_ylabel("accuracy on unseen tasks / share")
+    axes[0].set_title("contexts whose examples determine the task (none at 1 shot)", fontsize=9)
     axes[0].legend()
     cells = 2 * qg["oracle"] + qg["model_right"]  # 0 both wrong, 1 model only, 2 oracle only, 3 both
     axes[1].imshow(cells.T, origin="lower", cmap=ListedColormap(["#eeeeee", PALETTE[0], PALETTE[1], PALETTE[2]]),
