@@ -122,8 +122,8 @@ ch.ledger.add("1", "The exact risk formula matches Monte Carlo", max(rel_errors)
 # $T/\ln T$ steps and then halves after each further such phase. Because the schedule depends on $T$, every $T$ is
 # its own run; {glue:text}`n_seeds` seeds run together as one batched ensemble. We measure the excess risk
 # $\mathcal R_N(\Gamma_T) - \mathcal R_N(\Gamma^*_N)$ exactly, with the formula of claim 1, and fit its slope on
-# the tail $T \ge 16d^2$, many times the $d^2$ entries of $\Gamma$: before that the risk still bends (at $d = 16$,
-# $\psi^2 = 1/16$ the slope is −0.62 between $T$ = 1024 and 16384, −0.93 from 4096 on).
+# the tail $T \ge 16d^2$, many times the $d^2$ entries of $\Gamma$: before that the risk still bends (history,
+# commit `85f0179`: at $d = 16$, $\psi^2 = 1/16$ the slope was −0.62 between $T$ = 1024 and 16384, −0.93 from 4096 on).
 
 # %%
 task = RegressionTask(d=P.d, K=P.N, sigma2=P.sigma2, psi2=P.psi2, H=H)
@@ -297,6 +297,15 @@ ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends clo
 #   reads one token per pair instead of the papers' interleaved tokens (see claim 5 for why). At `ci` it trains for
 #   too few steps to leave its plateau, so claim 5 is only expected from the `cpu` profile on.
 #
+# ## Recorded results
+#
+# The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit
+# it ran at; a *stale* one ran on code that has changed since.
+
+# %% tags=["remove-input"]
+ch.records_appendix()
+
+# %% [markdown]
 # ## Claim ledger
 
 # %% tags=["remove-input"]

@@ -265,7 +265,7 @@ ch.ledger.add("3c", "Untrained models' SimAOU rises with depth, while they still
 
 # %% [markdown]
 # Random-weight SimAOU by depth: {glue:text}`depth_probe` layers; {glue:text}`depth_verdict`.
-# {glue:text}`depth_gain`. In our `cpu` run the random model's SimAOU rose steadily with depth, from about +0.02 at
+# {glue:text}`depth_gain`. (History, commit `39dd4de`, GPT-2 initialisation:) In our `cpu` run the random model's SimAOU rose steadily with depth, from about +0.02 at
 # three layers to +0.10 at 24 (six seeds; the paper's trained 1.3B model scores 0.10), without any training. Depth alone thus moves untrained models toward the similarity the paper
 # measured, which is its point; at our width it did not reach our trained three-layer model's 0.14, and claim 3a,
 # which compares controls of the trained model's own depth, does not see it.
@@ -346,7 +346,8 @@ if P.n_families > 1:
 # un-normalised SimAOU (3a: {glue:text}`claim3a_status`), whether LCGD's updates are closer to ICL's than GD's (4a:
 # {glue:text}`claim4a_status`; 4b: {glue:text}`claim4b_status`) and whether LCGD's gradient norms exceed GD's below
 # the top layer (5a: {glue:text}`claim5a_status`; 5b: {glue:text}`claim5b_status`). The history below was measured
-# under the criteria before December 2026 (4a/4b: mean > 0; 5a: GD's layer-1 / top ratio < 1). In our `cpu` runs the controls reached
+# under the criteria before December 2026 (4a/4b: mean > 0; 5a: GD's layer-1 / top ratio < 1), with the GPT-2
+# initialisation for the controls, at commit `39dd4de` and earlier; no command reproduces it from today's code. In our `cpu` runs the controls reached
 # the trained model's *normalised* SimAOU_norm but not its SimAOU, the LCGD − GD differences changed sign from seed to
 # seed (so with three seeds 4a and 4b held in some runs and failed in others), and GD's lowest-layer gradient was on
 # average larger, not smaller, than the top layer's (2.55 and 1.21 times in two three-seed runs; per seed from 0.47
@@ -359,8 +360,8 @@ if P.n_families > 1:
 # positive) and 5a 1.71. So 4b held in all three six-seed runs and 4a in two of three: read them as tendencies, not
 # rules, at this scale.
 #
-# For claims 4 and 5, depth is not what is missing, as far as a CPU can test it (for claim 3a, see the depth probe
-# above). We ran the `cpu` profile with six layers instead of
+# (History, same commit:) For claims 4 and 5, depth is not what is missing, as far as a CPU can test it (for claim
+# 3a, see the depth probe above). We ran the `cpu` profile with six layers instead of
 # three (`-p n_layer 6`; 4 min 42 s). Claims 3a, 4a and 5a still failed: the controls' SimAOU was −0.005 and −0.038
 # against the trained model's 0.206; LCGD − GD in SimAOU was −0.087, +0.027 and −0.032 for the three seeds; and the
 # lowest layer's GD gradient was 4.9 times the top layer's. Claim 4b held narrowly (+0.023). In the six-layer heatmap
@@ -395,6 +396,15 @@ if P.n_families > 1:
 # - Claim 3's "comparable" is a difference of at most 0.05 in layer-averaged SimAOU; claim 5 summarises the heatmap
 #   by the ratio of the lowest to the highest layer's gradient norm.
 #
+# ## Recorded results
+#
+# The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit
+# it ran at; a *stale* one ran on code that has changed since.
+
+# %% tags=["remove-input"]
+ch.records_appendix()
+
+# %% [markdown]
 # ## Claim ledger
 
 # %% tags=["remove-input"]

@@ -137,6 +137,12 @@ class ChapterRun:
         for r in recs:
             self.md(records.markdown(r))
 
+    def records_appendix(self) -> None:
+        """Every recorded pilot of this chapter (by label), then its plain per-seed records."""
+        for label in sorted({r["label"] for r in records.load_all(self.chapter.slug) if r["label"]}):
+            self.records(label=label)
+        self.records()
+
     def elapsed(self) -> float:
         return time.time() - self.t0
 
