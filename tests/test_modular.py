@@ -177,6 +177,10 @@ def test_chapter4_parameters_are_checked():
         spec.resolve("ci", {"alphas": [0.1]})
     with pytest.raises(ParameterError, match="parameter 'pos'"):
         spec.resolve("ci", {"pos": "alibi"})
+    with pytest.raises(ParameterError, match="parameter 'control_embd'.*multiple of n_head"):
+        spec.resolve("ci", {"control_embd": 50})
+    assert spec.resolve("cpu", {"control_embd": 128}).control_embd == 128
+    assert {spec.resolve(pr, {}).control_embd for pr in ("ci", "cpu", "gpu")} == {0}  # the grid's width
 
 
 def test_random_rule_draws_distinct_tasks_of_any_count():
