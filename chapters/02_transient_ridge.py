@@ -38,9 +38,9 @@ from iclbook.claims import above, at_least, below, is_true
 from iclbook.notebook import markdown_table, open_chapter
 from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, detour_toward_ridge,
                                                  llc_geometry, m_label, make_probes, on_ridge_side, pca_geometry,
-                                                 sweep_llc, threshold_M, train_sweep)
-from iclbook.experiments.transient_ridge_figures import (figure_llc, figure_threshold, figure_trajectory_pca,
-                                                         figure_transient)
+                                                 sweep_llc, threshold_M, trade_off_points, train_sweep)
+from iclbook.experiments.transient_ridge_figures import (figure_1d_vs_2b, figure_llc, figure_threshold,
+                                                         figure_trajectory_pca, figure_transient)
 
 ch = open_chapter("02", globals())
 
@@ -404,6 +404,18 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 # depends on which $M$ train beside it in the ensemble, so the numbers of the ledger below come from a fresh draw,
 # not from the pilot rows. The pool is a parameter too: `-p pool_seed 1` (papermill: `pool_seed=1`) reruns the
 # chapter on another task sequence $t_1, t_2, \dots$, whose threshold may sit at another $M$.
+#
+# ### Claims 1d and 2b against each other
+
+# %% tags=["remove-input"]
+ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
+
+# %% [markdown]
+# *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against
+# claim 2b (how much closer to ridge the transient's $M$ was at $t_{\rm crit}$ than at the end; it holds above the
+# other dashed line), one point per pilot (\* history rows, from the table above, kept as data in
+# `results/02_transient_ridge/history/`) and per recorded seed at `cpu`.* A setting in the green corner would hold
+# both.
 #
 # ### Recorded pilots and seeds
 #

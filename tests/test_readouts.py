@@ -148,3 +148,19 @@ def test_claim_1c_scale_fails_a_model_halfway_to_dmmse():
     assert not below(0.1)(float(halfway) / P.dmmse_to_ridge(64))
     close = ((0.2 * (dmmse - ridge)) ** 2).mean() / 4
     assert below(0.1)(float(close) / P.dmmse_to_ridge(64))
+
+
+def test_trade_off_points_read_history_and_cpu_records(tmp_path, monkeypatch):
+    import json
+
+    from iclbook import records
+    from iclbook.experiments.transient_ridge import trade_off_points
+
+    monkeypatch.setattr(records, "repo_root", lambda: tmp_path)
+    hist = tmp_path / "results" / "02_transient_ridge" / "history"
+    hist.mkdir(parents=True)
+    (hist / "1d-vs-2b.json").write_text(json.dumps({"rows": [{"setting": "a", "claim_1d": 0.2, "claim_2b": 1.3}]}))
+    rec = {"profile": "cpu", "label": "lr 1e-3", "seeds": [0], "recorded": "2026-12-06 01:00 UTC",
+           "claims": [{"id": "1d", "per_seed": {"0": {"value": 0.1}}}, {"id": "2b", "per_seed": {"0": {"value": 1.25}}}]}
+    (hist.parent / "cpu-lr.json").write_text(json.dumps(rec))
+    assert trade_off_points("02_transient_ridge") == [("a (history)", 0.2, 1.3), ("lr 1e-3, seed 0", 0.1, 1.25)]

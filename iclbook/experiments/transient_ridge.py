@@ -376,3 +376,24 @@ def detour_toward_ridge(traj: np.ndarray, steps: np.ndarray, ridge: np.ndarray, 
     near_ridge = np.linalg.norm(traj - ridge, axis=1) < math.sqrt(scale)
     keep = (steps >= early) & near_ridge & (c > 0.5)
     return float(max(c[keep].max() - c[-1], 0.0)) if keep.any() else 0.0
+
+
+def trade_off_points(slug: str) -> list[tuple[str, float, float]]:
+    """Claims 1d and 2b per pilot: the history file's rows (``results/<slug>/history/1d-vs-2b.json``) and every
+    recorded run of the chapter at `cpu`, one point per seed."""
+    import json
+
+    from .. import records
+
+    path = records.results_dir() / slug / "history" / "1d-vs-2b.json"
+    points = [(f"{r['setting']} (history)", r["claim_1d"], r["claim_2b"])
+              for r in (json.loads(path.read_text())["rows"] if path.exists() else [])]
+    for rec in records.load_all(slug):
+        rows = {c["id"]: c["per_seed"] for c in rec["claims"]}
+        if rec["profile"] != "cpu" or "1d" not in rows or "2b" not in rows:
+            continue
+        for s in rec["seeds"]:
+            a, b = rows["1d"].get(str(s)), rows["2b"].get(str(s))
+            if a and b:
+                points.append((f"{rec['label'] or 'cpu profile'}, seed {s}", a["value"], b["value"]))
+    return points

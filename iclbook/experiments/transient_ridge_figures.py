@@ -133,3 +133,25 @@ def figure_llc(llc: dict, keys: list[str], xs: list[float], x_of: dict, M_star: 
     axes[1].set_title("every chain of every M")
     axes[1].legend(ncol=2)
     return fig
+
+
+def figure_1d_vs_2b(points: list[tuple[str, float, float]], lim_1d: float = 0.15, lim_2b: float = 1.2):
+    """Claims 1d and 2b against each other over the pilots, (label, 1d, 2b) each: no CPU setting reached the
+    corner where both hold (1d below its limit, 2b above), which is why 1d is expected only at `gpu`."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.axvspan(0, lim_1d, ymin=0, ymax=1, color="0.93", zorder=0)
+    ax.axvline(lim_1d, color="0.5", lw=1, ls="--")
+    ax.axhline(lim_2b, color="0.5", lw=1, ls="--")
+    for label, x, y in points:
+        ax.plot(x, y, "o")
+        ax.annotate(label.replace(" (history)", "*"), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.fill_between([0, lim_1d], lim_2b, max(lim_2b + 0.2, max(p[2] for p in points) + 0.05), color="tab:green",
+                    alpha=0.12, label="both hold")
+    ax.set_xlim(0, max(lim_1d * 1.6, max(p[1] for p in points) * 1.8))
+    ax.set_xlabel("claim 1d: (OOD loss of $M = \\infty$ − ridge) / ridge")
+    ax.set_ylabel("claim 2b: $\\Delta$(ridge) at the end / at $t_{\\rm crit}$")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
