@@ -242,10 +242,10 @@ k_grid = claims.FEW_SHOTS[-1]  # the query grid: one context of k examples of an
 qg = query_grid(best.model, best.task, seqs[0, 0, : 3 * k_grid])
 ch.show(figure_ratio_matching(rm, qg), "ratio_matching")
 RM_SRC = "He et al. 2024: ratio matching at few shots, modular regression at many"
-r = claims.claim_4(best.model, seqs, P.p)
+r = claims.claim_4(best.model, seqs, P.p, P.tau)
 ch.ledger.add("4a", "Interpretability: with few shots the model is right far more often where ratio matching applies",
               r.value, r.criterion, expected_at=("cpu", "gpu"), detail=r.detail, source=RM_SRC, kind="paper")
-r = claims.claim_4b(best.model, seqs, P.p)
+r = claims.claim_4b(best.model, seqs, P.p, P.tau)
 ch.ledger.add("4b", "… and that gap shrinks with more shots (ratio matching gives way to modular regression)",
               r.value, r.criterion, expected_at=("cpu", "gpu"), detail=r.detail, source=RM_SRC, kind="paper")
 
@@ -440,10 +440,13 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # - **4a** was "accuracy where ratio matching applies minus where it does not > 0.1, mean over 1–3 shots" over all
 #   contexts. After one example, or collinear ones, the answer off their line is undetermined, so a learner that
 #   infers the task exactly, and does no ratio matching, shows that gap too (0.86, 0.14 and 0.02 at 1, 2 and 3 shots
-#   in a simulation at $p = 7$): the old criterion passed it. 4a now reads the gap at 2–3 shots on contexts that
-#   determine the task, where the exact learner's gap is zero (a unit test checks both).
+#   in the review's simulation at $p = 7$): the old criterion passed it. 4a now reads the gap at 2–3 shots on
+#   contexts that determine the task, where the exact learner's gap is zero (a unit test checks both). The first
+#   `ci` run of that criterion (seeds 0–9, at commit 5960b12) found a gap of 0.11 in seed 6 from a model at chance
+#   on unseen tasks (o.o.d.-train 0.13): a small bias, not ratio matching. So 4a also asks that the model be right
+#   on at least τ of the queries where ratio matching applies; this tightening was committed before any `cpu` run.
 # - **4b** is new: the paper's shift from ratio matching to modular regression. The few-shot gap of 4a must exist
-#   (> 0.1) and be at most half as large at the last two shots. The exact learner fails it (no gap to begin with),
+#   (by 4a's criterion) and be at most half as large at the last two shots. The exact learner fails it (no gap to begin with),
 #   and so does a ratio matcher that never shifts.
 # - **5** was "peak − final o.o.d.-test accuracy > 0.05", which noise around a low curve passes. It now asks for a
 #   peak ≥ τ, then a fall of at least 0.1 while i.d.-train stays ≥ τ at every evaluation from the peak on, so that

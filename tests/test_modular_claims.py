@@ -20,11 +20,12 @@ TAU = 0.5
 
 class Learner(torch.nn.Module):
     """Exact inference from shot ``regress_from`` on; before it, ratio matching where it applies and a wrong answer
-    elsewhere. ``regress_from = 0`` is the exact learner, a large value a pure ratio matcher. Logits (E, B, 3n, p)."""
+    elsewhere. ``regress_from = 0`` is the exact learner, a large value a pure ratio matcher; ``rm_x_below`` < p
+    limits ratio matching to queries with x below it (a weak bias, near chance). Logits (E, B, 3n, p)."""
 
-    def __init__(self, p: int, regress_from: int = 0) -> None:
+    def __init__(self, p: int, regress_from: int = 0, rm_x_below: int | None = None) -> None:
         super().__init__()
-        self.p, self.regress_from = p, regress_from
+        self.p, self.regress_from, self.rm_x_below = p, regress_from, rm_x_below or p
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         E, B, L = tokens.shape
@@ -33,6 +34,7 @@ class Learner(torch.nn.Module):
         n = L // 3
         for k in range(min(self.regress_from, n)):
             applies, rm = ratio_matching(flat, self.p, k) if k else (torch.zeros(E * B, dtype=torch.bool), None)
+            applies = applies & (flat[:, 3 * k] < self.rm_x_below)
             wrong = (pred[:, k] + 1) % self.p
             pred[:, k] = torch.where(applies, rm, wrong) if k else wrong
         logits = torch.zeros(E * B, L, self.p)
@@ -65,27 +67,38 @@ def test_old_claim_4_criterion_passes_the_exact_learner(seqs):
 
 
 def test_claim_4a_fails_on_exact_oracle(seqs):
-    r = C.claim_4(Learner(P), seqs, P)
+    r = C.claim_4(Learner(P), seqs, P, TAU)
     assert r.value == pytest.approx(0.0) and not r.criterion(r.value)
 
 
+def test_claim_4a_fails_on_a_weak_bias_near_chance(seqs):
+    """A gap above 0.1 from a model that is right on under τ of the queries where ratio matching applies."""
+    r = C.claim_4(Learner(P, regress_from=99, rm_x_below=2), seqs, P, TAU)
+    assert r.value > 0.1 and not r.criterion(r.value), r.detail
+
+
 def test_claim_4a_holds_on_ratio_matcher(seqs):
-    r = C.claim_4(Learner(P, regress_from=99), seqs, P)
+    r = C.claim_4(Learner(P, regress_from=99), seqs, P, TAU)
     assert r.value > 0.9 and r.criterion(r.value)
 
 
 def test_claim_4b_fails_on_exact_oracle(seqs):
-    r = C.claim_4b(Learner(P), seqs, P)
+    r = C.claim_4b(Learner(P), seqs, P, TAU)
     assert not r.criterion(r.value)
 
 
 def test_claim_4b_fails_on_ratio_matcher_that_never_shifts(seqs):
-    r = C.claim_4b(Learner(P, regress_from=99), seqs, P)
+    r = C.claim_4b(Learner(P, regress_from=99), seqs, P, TAU)
     assert not r.criterion(r.value)
 
 
+def test_claim_4b_fails_on_a_weak_bias_that_fades(seqs):
+    r = C.claim_4b(Learner(P, regress_from=4, rm_x_below=2), seqs, P, TAU)
+    assert not r.criterion(r.value), r.detail
+
+
 def test_claim_4b_holds_on_shift_to_modular_regression(seqs):
-    r = C.claim_4b(Learner(P, regress_from=4), seqs, P)
+    r = C.claim_4b(Learner(P, regress_from=4), seqs, P, TAU)
     assert r.criterion(r.value), r.detail
 
 
