@@ -66,9 +66,14 @@ class Run:
         buf = io.BytesIO()
         torch.save(obj, buf)
         data = buf.getvalue()
-        atomic_write_bytes(self.dir / name, data)
+        digest = hashlib.sha256(data).hexdigest()
+        # The manifest accepts the old and the new checksum while the file is replaced, so a process killed between
+        # the two writes leaves a file the manifest vouches for (the last checkpoint survives any kill).
         manifest = self._manifest()
-        manifest[name] = hashlib.sha256(data).hexdigest()
+        manifest[name] = [*_accepted(manifest.get(name)), digest]
+        atomic_write_text(self.dir / "manifest.json", json.dumps(manifest, indent=2))
+        atomic_write_bytes(self.dir / name, data)
+        manifest[name] = digest
         atomic_write_text(self.dir / "manifest.json", json.dumps(manifest, indent=2))
 
     def load(self, name: str) -> dict[str, Any] | None:
@@ -78,8 +83,7 @@ class Run:
             return None
         try:
             data = path.read_bytes()
-            expected = self._manifest().get(name)
-            if expected != hashlib.sha256(data).hexdigest():
+            if hashlib.sha256(data).hexdigest() not in _accepted(self._manifest().get(name)):
                 raise CorruptEntry(f"checksum mismatch for {path}")
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable entry is treated the same way
@@ -128,6 +132,11 @@ class Store:
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _accepted(entry: str | list[str] | None) -> list[str]:
+    """The checksums a manifest entry accepts: one, or two while a file is being replaced."""
+    return [] if entry is None else [entry] if isinstance(entry, str) else list(entry)
 
 
 def _jsonable(o: Any) -> Any:

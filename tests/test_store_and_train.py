@@ -259,3 +259,33 @@ def test_weight_decay_by_role_spares_biases_and_norm_gains():
     assert {n for n, _ in model.named_parameters() if not (n.endswith("bias") or "ln" in n)} >= {"wte", "wpe"}
     groups = decay_groups(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3)), 0.5)
     assert [len(g["params"]) for g in groups] == [1, 3] and [g["weight_decay"] for g in groups] == [0.5, 0.0]
+
+
+@pytest.mark.parametrize("killed_at", ["before_data", "before_final_manifest"])
+def test_a_kill_while_replacing_a_file_leaves_a_good_one(tmp_path, monkeypatch, killed_at):
+    """A checkpoint is replaced in two writes (data, manifest); a kill between them must not leave a file that the
+    manifest rejects, or resuming starts from scratch."""
+    import iclbook.store as store_mod
+
+    run = Store(tmp_path).run("toy", {"x": 1})
+    run.save("ckpt.pt", {"step": torch.tensor(5)})
+    real_bytes, real_text, calls = store_mod.atomic_write_bytes, store_mod.atomic_write_text, []
+
+    def bytes_(path, data):
+        if killed_at == "before_data":
+            raise KeyboardInterrupt
+        real_bytes(path, data)
+
+    def text_(path, text):
+        calls.append(path)
+        if killed_at == "before_final_manifest" and len(calls) == 2:
+            raise KeyboardInterrupt
+        real_text(path, text)
+
+    monkeypatch.setattr(store_mod, "atomic_write_bytes", bytes_)
+    monkeypatch.setattr(store_mod, "atomic_write_text", text_)
+    with pytest.raises(KeyboardInterrupt):
+        run.save("ckpt.pt", {"step": torch.tensor(10)})
+    monkeypatch.undo()
+    expected = 5 if killed_at == "before_data" else 10
+    assert int(run.load("ckpt.pt")["step"]) == expected
