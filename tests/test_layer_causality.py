@@ -223,7 +223,7 @@ def test_fan_in_init_keeps_each_layer_alive_at_small_width():
         m = GPT(cfg)
         m.reset_parameters(torch.Generator().manual_seed(0), scheme=scheme)
         w = dict(m.named_parameters())["blocks.0.attn.c_attn.weight"][0]  # (n_in, n_out)
-        gain = float(w.std() * math.sqrt(w.shape[0]))
+        gain = float(w.detach().std() * math.sqrt(w.shape[0]))
         assert lo < gain < hi, (scheme, gain)
     with pytest.raises(ValueError, match="allowed gpt2, fan_in"):
         GPT(cfg).reset_parameters(scheme="xavier")
