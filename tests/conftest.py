@@ -22,6 +22,9 @@ def _isolated_store(tmp_path, monkeypatch):
 def pytest_configure(config):
     os.environ.setdefault("ICLBOOK_DEVICE", "cpu")
     os.environ.setdefault("ICLBOOK_EXECUTOR", "inline")  # sweeps train in the test's process unless a test says so
+    # Two pytest-xdist workers share the two cores: a chapter kernel at two threads beside the other worker's tests
+    # oversubscribes them, and two-thread torch collapses under that (a `ci` chapter once took 21 min instead of 1).
+    os.environ.setdefault("ICLBOOK_THREADS", "1")
 
 
 @dataclass(frozen=True)
