@@ -29,28 +29,22 @@ from iclbook.experiments.multi_concept import ConceptExperiment  # noqa: E402
 from iclbook.store import Store  # noqa: E402
 
 
-def seconds_03(executor: ex.Executor, steps: int) -> float:
-    P = get("03").params.resolve("cpu", {"steps": steps})
+def seconds(chapter: str, steps: int, executor: ex.Executor) -> float:
+    """Two seeds of chapter 3's pretraining or chapter 5's main runs, into a fresh store."""
+    P = get(chapter).params.resolve("cpu", {"steps": steps})
     seeds = rng.member_seeds(P.seed, 2)
     with tempfile.TemporaryDirectory() as root:
-        X = LayerCausality.from_params(P, Store(root), "cpu")
-        t0 = time.perf_counter()
-        X.pretrain_seeds(seeds, P.seed, executor=executor)
-        seconds = time.perf_counter() - t0
+        if chapter == "03":
+            X = LayerCausality.from_params(P, Store(root), "cpu")
+            t0 = time.perf_counter()
+            X.pretrain_seeds(seeds, P.seed, executor=executor)
+        else:
+            X = ConceptExperiment.from_params(P, Store(root), "cpu")
+            t0 = time.perf_counter()
+            X.run_seeds(seeds, executor=executor)
+        out = time.perf_counter() - t0
     ex.close_clients()
-    return seconds
-
-
-def seconds_05(executor: ex.Executor, steps: int) -> float:
-    P = get("05").params.resolve("cpu", {"steps": steps})
-    seeds = rng.member_seeds(P.seed, 2)
-    with tempfile.TemporaryDirectory() as root:
-        X = ConceptExperiment.from_params(P, Store(root), "cpu")
-        t0 = time.perf_counter()
-        X.run_seeds(seeds, executor=executor)
-        seconds = time.perf_counter() - t0
-    ex.close_clients()
-    return seconds
+    return out
 
 
 def main() -> None:
@@ -61,10 +55,10 @@ def main() -> None:
     threads = runtime.set_threads()
     print(f"two seeds per chapter at the `cpu` profile; inline at {threads} thread(s); "
           f"load average {os.getloadavg()[0]:.1f}")
-    for name, fn, steps in (("chapter 3", seconds_03, args.steps_03), ("chapter 5", seconds_05, args.steps_05)):
-        inline = fn(ex.Executor("inline"), steps)
-        pooled = fn(ex.parse("local:2"), steps)
-        print(f"{name} ({steps} steps): inline {inline:.1f} s; local:2 {pooled:.1f} s; "
+    for chapter, steps in (("03", args.steps_03), ("05", args.steps_05)):
+        inline = seconds(chapter, steps, ex.Executor("inline"))
+        pooled = seconds(chapter, steps, ex.parse("local:2"))
+        print(f"chapter {chapter} ({steps} steps): inline {inline:.1f} s; local:2 {pooled:.1f} s; "
               f"local:2 speed-up {inline / pooled:.2f}×")
 
 

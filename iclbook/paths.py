@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def repo_root() -> Path:
@@ -29,3 +31,18 @@ def outputs_dir(profile: str, slug: str) -> Path:
 def book_dir(profile: str) -> Path:
     """The staged book source (executed notebooks, config) for one profile."""
     return build_dir() / profile / "book"
+
+
+@contextmanager
+def using(build: Path, store: Path) -> Iterator[None]:
+    """Point ``ICLBOOK_BUILD`` and ``ICLBOOK_STORE`` (inherited by a chapter's kernel) elsewhere for a while."""
+    keep = {k: os.environ.get(k) for k in ("ICLBOOK_BUILD", "ICLBOOK_STORE")}
+    os.environ["ICLBOOK_BUILD"], os.environ["ICLBOOK_STORE"] = str(build), str(store)
+    try:
+        yield
+    finally:
+        for k, v in keep.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import claims as claims_mod
 from . import records
 from .atomic import atomic_write_text
 from .chapters import CHAPTERS, Chapter
-from .paths import build_dir, outputs_dir, store_root
+from .paths import build_dir, outputs_dir, store_root, using
 
 
 def seed_build_dir(chapter: Chapter, profile: str, seed: int, params: dict | None = None) -> Path:
@@ -30,20 +29,9 @@ def table_path(chapter: Chapter, profile: str, suffix: str = ".json", params: di
     return build_dir() / "seeds" / f"{chapter.slug}-{profile}-{records.variant(params or {})}{suffix}"
 
 
-@contextmanager
-def _build_folder(path: Path) -> Iterator[None]:
+def _build_folder(path: Path):
     """Point ``ICLBOOK_BUILD`` (inherited by the kernel) at ``path`` while the store stays where it was."""
-    keep = {k: os.environ.get(k) for k in ("ICLBOOK_BUILD", "ICLBOOK_STORE")}
-    os.environ["ICLBOOK_STORE"] = str(store_root())
-    os.environ["ICLBOOK_BUILD"] = str(path)
-    try:
-        yield
-    finally:
-        for k, v in keep.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return using(path, store_root())
 
 
 def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str, Any] | None = None, *,

@@ -1,6 +1,5 @@
 """Every chapter executed with papermill at the `ci` profile and seed 1 (not the profile's seed 0, which the claims
 were designed on), its ledger checked, then the book built with -W -n."""
-import contextlib
 import fcntl
 import html
 import json
@@ -13,6 +12,7 @@ import pytest
 from iclbook import pipeline
 from iclbook.chapters import CHAPTERS, get
 from iclbook.cli import main
+from iclbook.paths import using
 from iclbook.profiles import ParameterError
 
 pytestmark = pytest.mark.chapter
@@ -29,18 +29,8 @@ def ci_root(tmp_path_factory, worker_id):
     return root
 
 
-@contextlib.contextmanager
 def _in_build(root):
-    old = {k: os.environ.get(k) for k in ("ICLBOOK_BUILD", "ICLBOOK_STORE")}
-    os.environ["ICLBOOK_BUILD"], os.environ["ICLBOOK_STORE"] = str(root), str(root / "store")
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return using(root, root / "store")
 
 
 def executed(root, chapter_id: str) -> str | None:
