@@ -220,7 +220,8 @@ C.weights_align(final, "mlp", sm.growth).record(ch.ledger, "3b", "MLP weights al
 # ### Why the batch is large: SGD noise unlearns concepts
 #
 # A batch of $B$ prompts holds about $B/K$ prompts of each task concept, and a concept's own weights (its products
-# with $W_{KQ}$ and with the MLP) are driven by those prompts only. In our pilots at the spec's suggested batch of
+# with $W_{KQ}$ and with the MLP) are driven by those prompts only. In our pilots (history, before commit
+# `01b36c1`) at the spec's suggested batch of
 # 256 with $K = 16$ (16 prompts per concept per step), the error of single concepts jumped between 0 and 0.5 for
 # hundreds of steps: concepts were learned, unlearned and learned again, the rate fitted to the descent varied
 # twofold from seed to seed, and the log-linear fit fell below $R^2 = 0.9$ for two seeds of three. Lowering the
@@ -233,7 +234,7 @@ C.weights_align(final, "mlp", sm.growth).record(ch.ledger, "3b", "MLP weights al
 # For the same reason the parameters follow $K$ and $|S|$ when only those are changed (`follow_K` and `follow_S` in
 # `iclbook/chapters/multi_concept.py`; explicit values win). A larger $K$ keeps the profile's prompts per concept
 # per step ($B \propto K$) and its steps per concept (steps $\propto K$), because each concept learns from its own
-# $1/K$ of the batch: at `ci`'s 1000 steps, $K = 16$ ended at correct attention 0.78 in each of seeds 0–6, with 2000
+# $1/K$ of the batch (history, pilots at commit `42f4a36`, not recorded): at `ci`'s 1000 steps, $K = 16$ ended at correct attention 0.78 in each of seeds 0–6, with 2000
 # steps at 0.94. A larger $|S|$ raises $K \propto |S| - 1$: a query's other concepts also sit in some
 # demonstrations, where they score like the task concept, and at $|S| = 3$, $K = 8$ the two-demonstration length
 # shift missed claim 4a by 0.030–0.043 in seeds 0–2 however long we trained (at $K = 16$: 0.007 and 0.009).
@@ -429,6 +430,15 @@ else:
 # - The efficiency comparison with the MSE and linear-attention variants is ours; the paper compares its rate with
 #   earlier theory, not with these variants.
 #
+# ## Recorded results
+#
+# The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit
+# it ran at; a *stale* one ran on code that has changed since.
+
+# %% tags=["remove-input"]
+ch.records_appendix()
+
+# %% [markdown]
 # ## Claim ledger
 
 # %% tags=["remove-input"]
