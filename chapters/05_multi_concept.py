@@ -220,8 +220,8 @@ C.weights_align(final, "mlp", sm.growth).record(ch.ledger, "3b", "MLP weights al
 # ### Why the batch is large: SGD noise unlearns concepts
 #
 # A batch of $B$ prompts holds about $B/K$ prompts of each task concept, and a concept's own weights (its products
-# with $W_{KQ}$ and with the MLP) are driven by those prompts only. In our pilots (history, before commit
-# `01b36c1`) at the spec's suggested batch of
+# with $W_{KQ}$ and with the MLP) are driven by those prompts only. In our pilots (history, at commit
+# `baf0244`) at the spec's suggested batch of
 # 256 with $K = 16$ (16 prompts per concept per step), the error of single concepts jumped between 0 and 0.5 for
 # hundreds of steps: concepts were learned, unlearned and learned again, the rate fitted to the descent varied
 # twofold from seed to seed, and the log-linear fit fell below $R^2 = 0.9$ for two seeds of three. Lowering the
