@@ -218,7 +218,7 @@ ch.ledger.add("2b", "Fine-tuning on the demonstrations (W_K, W_V only) helps too
 #
 # With the fan-in controls, check 3b (the controls cannot learn in context, |ICL − ZS| < 0.1) is expected from
 # `cpu` on, not at `ci`: a live random network's accuracy moves with its context by chance, and at `ci`'s 48
-# episodes one episode is 0.021 of accuracy. In `ci` seeds 0–9 (December 2026, fan-in controls) the largest
+# episodes one episode is 0.021 of accuracy. In `ci` seeds 0–9 (history: commit `4bd39b7`, fan-in controls) the largest
 # ICL − ZS of the two controls was 0.104 (5 episodes of 48) in four seeds and at most 0.0625 in the other six,
 # with 3a then holding in 9 of the 10; `cpu` scores 200 episodes per seed.
 
