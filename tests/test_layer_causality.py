@@ -188,6 +188,7 @@ def test_claim_5a_holds_when_lcgd_exceeds_gd_below_the_top_and_fails_otherwise()
     gd = np.array([[0.2, 0.5, 1.0], [0.3, 0.6, 1.0]])  # (seeds, L): the top layer is last
     assert above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 1.5, 1.0]])[0])
     assert not above(1.0)(lower_layers_lcgd_over_gd(gd, gd * [[2.0, 0.9, 3.0]])[0])  # layer 2 below GD's
+    assert not above(1.0)(lower_layers_lcgd_over_gd(gd[:, -1:], gd[:, -1:])[0])  # one layer: nothing to compare
 
 
 def test_claim_2b_held_out_rate_removes_selection_gain():

@@ -392,7 +392,7 @@ def lower_layers_lcgd_over_gd(k0_gd: np.ndarray, k0_lc: np.ndarray) -> tuple[flo
     per-layer norms at the first fine-tuning step (seeds, L): the smallest over the layers below the top of the
     seed-mean ratio LCGD / GD, and that ratio per layer."""
     per_layer = (np.asarray(k0_lc) / np.asarray(k0_gd)).mean(0)[:-1]
-    return float(per_layer.min()), per_layer
+    return (float(per_layer.min()) if per_layer.size else float("nan")), per_layer  # one layer: nothing below
 
 
 def depth_trend(probe: np.ndarray, icl_gain: np.ndarray) -> tuple[float, float]:
