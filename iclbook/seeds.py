@@ -143,11 +143,11 @@ def robustness_page() -> str:
     for ch in CHAPTERS:
         recs = records.load_all(ch.slug)
         for profile in sorted({r["profile"] for r in recs}, key=lambda p: ["cpu", "ci", "gpu"].index(p)):
-            parts.append(f"### {ch.id}. {ch.title} at `{profile}`\n")
+            parts.append(f"## {ch.id}. {ch.title} at `{profile}`\n")
             parts += [records.markdown(r) for r in recs if r["profile"] == profile]
     tables = sorted((build_dir() / "seeds").glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     if tables:
-        parts.append("### Tables computed in this build folder (not recorded)\n")
+        parts.append("## Tables computed in this build folder (not recorded)\n")
         parts += [markdown(json.loads(p.read_text())) for p in tables]
     if not parts:
         return ("*Nothing recorded yet: run `.venv/bin/iclbook seeds 04 --profile ci --seeds 0 1 2 --record` from a "

@@ -51,7 +51,7 @@ def _record(params, label="", values=(0.9, 0.3, 0.7)):
 def test_a_record_turns_stale_when_a_file_it_depends_on_changes(repo):
     path = _record({})
     page = seeds.robustness_page()
-    assert "### 04. " in page and "2 of 3" in page and "Stale" not in page and path.exists()
+    assert "## 04. " in page and "2 of 3" in page and "Stale" not in page and path.exists()
     (repo / "iclbook" / "claims.py").write_text("CRITERION = 0.4\n")  # the criterion moved after the record
     _commit(repo)
     page = seeds.robustness_page()
