@@ -29,7 +29,6 @@
 # {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
 
 # %% tags=["remove-cell"]
-import numpy as np
 
 from iclbook.analysis.modular import accuracy_by_shot, one_example_accuracy, phase
 from iclbook.notebook import open_chapter

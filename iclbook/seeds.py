@@ -9,7 +9,6 @@ every record and the tables of the current build folder.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any

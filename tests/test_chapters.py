@@ -3,7 +3,6 @@ were designed on), its ledger checked, then the book built with -W -n."""
 import fcntl
 import html
 import json
-import os
 import re
 
 import nbformat
