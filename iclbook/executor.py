@@ -32,7 +32,10 @@ ENV = "ICLBOOK_EXECUTOR"
 # and a GPU machine stay inline. Measured:
 # - chapter 4, benchmarks/executor.py (2026-12-02): local:2 trained four grid members 1.25x as fast as inline at
 #   two threads (94 s against 118 s, cluster start-up included).
-MEASURED_CPU_DEFAULTS: dict[str, str] = {"04": "local:2"}
+# - chapters 3 and 5, benchmarks/executor_seeds.py (2026-12-06, load average 0.4): two seeds at the `cpu` model,
+#   local:2 against inline at two threads, 1.40x for chapter 3 (30.8 s against 43.1 s, 600 steps) and 1.26x for
+#   chapter 5 (44.2 s against 55.8 s, 800 steps).
+MEASURED_CPU_DEFAULTS: dict[str, str] = {"03": "local:2", "04": "local:2", "05": "local:2"}
 DEFAULT_CPU_EXECUTOR = "inline"  # where nothing was measured faster
 CONNECT_TIMEOUT_S = 20.0
 ALLOWED = "'inline', 'local:N' (N ≥ 1 worker processes) or 'dask:ADDRESS' (a scheduler, e.g. tcp://host:8786)"

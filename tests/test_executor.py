@@ -44,6 +44,7 @@ def test_the_measured_default_is_per_chapter_and_machine(monkeypatch):
     assert ex.default_for("04", 1, "cpu") == ex.Executor("inline")
     assert ex.default_for("04", 2, "cuda") == ex.Executor("inline")
     assert ex.default_for("01", 2, "cpu") == ex.Executor("inline")
+    assert ex.default_for("03", 2, "cpu") == ex.default_for("05", 2, "cpu") == ex.Executor("local", workers=2)
     monkeypatch.delenv(ex.ENV, raising=False)
     monkeypatch.setenv("ICLBOOK_DEVICE", "cpu")
     monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)

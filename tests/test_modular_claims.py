@@ -204,3 +204,27 @@ def test_one_example_accuracy_matches_a_naive_loop():
                 total += ((a * xq + b * yq) % 5 in top) / len(top)
                 n += 1
     assert one_example_accuracy(t.id_tasks, t.train_pairs, 5) == pytest.approx(total / n)
+
+
+def test_claim_1e_fails_where_the_transition_lies_above_the_papers_shares():
+    """p = 7, the `cpu` grid: the o.o.d. phase first at 40 of 49 tasks (82 %), far above 30 %."""
+    r = C.claim_1e({8: 0.12, 28: 0.4, 40: 0.8}, TAU, 7)
+    assert r.value == pytest.approx(40 / 49) and not r.criterion(r.value)
+    assert "between 57 % and 82 %" in r.detail
+
+
+def test_claim_1e_fails_where_the_grid_does_not_bracket_the_transition():
+    for ood in ({64: 0.6, 128: 0.7, 256: 0.9}, {64: 0.1, 128: 0.2, 256: 0.3}):  # all solve; none solves
+        r = C.claim_1e(ood, TAU, 29)
+        assert not r.criterion(r.value)
+
+
+def test_claim_1e_fails_where_the_transition_lies_below_the_papers_shares():
+    r = C.claim_1e({32: 0.1, 64: 0.7, 256: 0.9}, TAU, 29)  # 3.8 % → 7.6 %
+    assert not r.criterion(r.value)
+
+
+def test_claim_1e_holds_where_the_transition_lies_between_128_and_256_of_841():
+    for ood in ({64: 0.1, 128: 0.3, 192: 0.6, 384: 0.9}, {128: 0.2, 256: 0.55}):
+        r = C.claim_1e(ood, TAU, 29)
+        assert r.criterion(r.value), r.detail

@@ -20,7 +20,7 @@ PARAMS = ParamSpec(
     (
         _p("p", int, 7, 7, 29, "the modulus p (a prime; tasks are (a, b) ∈ Z_p²)", low=3, high=97),
         _p("n_ex", int, 12, 16, 32, "examples x y z per sequence", low=2, high=256),
-        _p("n_ids", int, [4, 36], [8, 40], [64, 128, 192, 256, 384],
+        _p("n_ids", int, [4, 36], [8, 28, 40], [64, 128, 192, 256, 384],
            "numbers of pretraining tasks n_i.d. (multiples of 4 under the rectangle rule)", low=1, high=10**5,
            is_list=True, min_len=2),
         _p("tasks", str, "random", "random", "rectangle",

@@ -18,6 +18,8 @@ FEW_SHOTS = (2, 3)  # claim 4: the fewest shots that can determine a task (one e
 RM_GAP = 0.1  # claim 4: the least gap that counts as leaning on ratio matching
 SHRINK = 0.5  # claim 4b: the gap at the most shots is at most this share of the few-shot gap
 DECLINE = 0.1  # claim 5: the least fall of o.o.d.-test accuracy from its peak
+# claim 1e: He et al.'s transition lies between n_i.d. = 128 and 256 of the 841 tasks at p = 29 (15.2 % and 30.4 %)
+PAPER_SHARES = (128 / 29**2, 256 / 29**2)
 
 
 class Reading(NamedTuple):
@@ -47,6 +49,33 @@ def claim_1c(finals: Sequence[dict[str, float]], tau: float) -> Reading:
 def claim_1d(best: dict[str, float], tau: float, p: int) -> Reading:
     """Unseen tasks on unseen inputs (o.o.d. generalisation)."""
     return Reading(best["ood_test"], at_least(tau), f"o.o.d.-test last-shot accuracy; chance {1 / p:.2f}")
+
+
+def transition(ood_train: dict[int, float], tau: float, p: int) -> tuple[float, float]:
+    """Where the o.o.d. phase appears along the grid, as shares of the p² tasks: (the largest n_i.d. below the first
+    that solves unseen tasks, that first one). ``ood_train`` maps n_i.d. to its o.o.d.-train last-shot accuracy
+    (the best over α). NaN where there is no such point: no solver, or no point below the first solver."""
+    ns = sorted(ood_train)
+    first = next((n for n in ns if ood_train[n] >= tau), None)
+    if first is None:
+        return float("nan"), float("nan")
+    below = [n for n in ns if n < first]
+    return (below[-1] / p**2 if below else float("nan")), first / p**2
+
+
+def claim_1e(ood_train: dict[int, float], tau: float, p: int) -> Reading:
+    """The threshold's location: the paper's transition lies between 128 and 256 of 841 tasks, so the largest grid
+    n_i.d. below the first that solves unseen tasks must be at least 15.2 % of the tasks and that first one at most
+    30.4 %. A grid that shows no transition (none solves, or the smallest already does) fails: it cannot locate it."""
+    lo, hi = transition(ood_train, tau, p)
+    a, b = PAPER_SHARES
+    per = ", ".join(f"{n} ({100 * n / p**2:.0f} %): {ood_train[n]:.2f}" for n in sorted(ood_train))
+    where = (f"the o.o.d. phase appears between {100 * lo:.0f} % and {100 * hi:.0f} % of the tasks"
+             if np.isfinite(lo) else "the grid does not bracket the transition")
+    return Reading(hi, Criterion(f"share of the first solving n_i.d. ≤ {100 * b:.1f} %, and of the one below it "
+                                 f"≥ {100 * a:.1f} %", lambda v: np.isfinite(lo) and lo >= a and v <= b),
+                   f"o.o.d.-train last shot per n_i.d. (share of the p² = {p**2} tasks): {per}; {where} "
+                   f"(paper: {100 * a:.1f}–{100 * b:.1f} %)")
 
 
 def claim_2(deep: dict[str, float], shallow: dict[str, float], tau: float, d_deep: int, d_shallow: int) -> Reading:
