@@ -37,10 +37,10 @@ from iclbook.analysis.transient import smoothed_minimum
 from iclbook.claims import above, at_least, below, is_true
 from iclbook.notebook import markdown_table, open_chapter
 from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, detour_toward_ridge,
-                                                 llc_geometry, m_label, make_probes, on_ridge_side, pca_geometry,
+                                                 llc_geometry, llc_ratio, m_label, make_probes, on_ridge_side, pca_geometry,
                                                  sweep_llc, threshold_M, trade_off_points, train_sweep)
-from iclbook.experiments.transient_ridge_figures import (figure_1d_vs_2b, figure_llc, figure_threshold,
-                                                         figure_trajectory_pca, figure_transient)
+from iclbook.experiments.transient_ridge_figures import (figure_1d_vs_2b, figure_llc, figure_llc_ratio,
+                                                         figure_threshold, figure_trajectory_pca, figure_transient)
 
 ch = open_chapter("02", globals())
 
@@ -296,6 +296,8 @@ ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the o
               below(1.01), expected_at=("gpu",),
               detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {g['cross']:g}, first M with a transient = "
                      f"{g['onset']:g}" + why_nan, kind="paper")
+ch.show(figure_llc_ratio(llc_ratio(lam, {k: llc[k]["se"] for k in keys}, keys), keys, x_of, g["onset"], g["cross"]),
+        "llc_ratio")
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
               bool(all(lam[k] > 0 and drift[k] < 0.25 * lam[k] for k in keys)), is_true("stable"),
               expected_at=("cpu", "gpu"),
@@ -303,6 +305,11 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
                      + ", ".join(f"{k}: {drift[k]:.1f}" for k in keys) + why_nan, kind="check")
 
 # %% [markdown]
+# The second figure is claim 4c's reading: each dMMSE-side model's $\hat\lambda$ as a ratio to ridge's
+# ($M = \infty$), with one standard error over the chains (delta method), the transient's onset (the smallest $M$
+# whose OOD loss rises after $t_{\rm crit}$) and the first $M$ whose LLC reaches ridge's. The paper's claim is that
+# these two lines meet.
+#
 # Left: $\hat\lambda$ of each final model. Right: the chains' traces of $n\beta(\ell_b(w_t) - \ell_b(w^*))$ on the
 # same minibatch, whose mean after burn-in is $\hat\lambda$. A flat trace after the dashed line means the chain has
 # settled; a trace that keeps climbing would mean that ε or γ is too small to hold the chain near $w^*$.

@@ -164,3 +164,16 @@ def test_trade_off_points_read_history_and_cpu_records(tmp_path, monkeypatch):
            "claims": [{"id": "1d", "per_seed": {"0": {"value": 0.1}}}, {"id": "2b", "per_seed": {"0": {"value": 1.25}}}]}
     (hist.parent / "cpu-lr.json").write_text(json.dumps(rec))
     assert trade_off_points("02_transient_ridge") == [("a (history)", 0.2, 1.3), ("lr 1e-3, seed 0", 0.1, 1.25)]
+
+
+def test_llc_ratio_standard_error_matches_monte_carlo():
+    """The delta-method s.e. of λ̂(M)/λ̂(∞) against the spread of the ratio of two independent normal estimates."""
+    from iclbook.experiments.transient_ridge import llc_ratio
+
+    lam, se = {"4": 150.0, "∞": 120.0}, {"4": 6.0, "∞": 5.0}
+    r = llc_ratio(lam, se, ["4", "∞"])
+    g = np.random.default_rng(0)
+    mc = g.normal(150, 6, 200_000) / g.normal(120, 5, 200_000)
+    assert r["4"][0] == pytest.approx(1.25)
+    assert r["4"][1] == pytest.approx(mc.std(), rel=0.03)
+    assert r["∞"] == (1.0, 0.0)

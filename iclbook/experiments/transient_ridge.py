@@ -352,6 +352,17 @@ def llc_geometry(llc: dict, keys: list[str], finite: list[str], ridge_side: dict
             "onset": onset, "gap": math.nan if diverged else gap, "drift": {k: drift(k) for k in keys}}
 
 
+def llc_ratio(lam: dict, se: dict, keys: list[str], ref: str = "∞") -> dict[str, tuple[float, float]]:
+    """λ̂(M)/λ̂(ref) and its standard error by the delta method, r·√((s_M/λ_M)² + (s_ref/λ_ref)²), the chains of
+    two M being independent (the reference's own ratio is 1 with no error). Claim 4c's figure: the crossing of 1
+    against the transient's onset."""
+    out = {}
+    for k in keys:
+        r = lam[k] / lam[ref]
+        out[k] = (r, 0.0 if k == ref else abs(r) * math.hypot(se[k] / lam[k], se[ref] / lam[ref]))
+    return out
+
+
 def kendall_tau(x, y) -> float:
     """Kendall's rank correlation (τ-a): concordant minus discordant pairs over all pairs; 1 for a rising sequence.
 

@@ -135,6 +135,28 @@ def figure_llc(llc: dict, keys: list[str], xs: list[float], x_of: dict, M_star: 
     return fig
 
 
+def figure_llc_ratio(ratio: dict, keys: list[str], x_of: dict, onset: float, cross: float):
+    """Claim 4c: λ̂(M)/λ̂(∞) ± 1 s.e. against M, with the transient's onset and the first M at or above ridge's LLC."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import BASELINE
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [x_of[k] for k in keys]
+    ax.errorbar(xs, [ratio[k][0] for k in keys], yerr=[ratio[k][1] for k in keys], fmt="o-", capsize=3,
+                label=r"$\hat\lambda(M)/\hat\lambda(\infty)$ ± 1 s.e.")
+    ax.axhline(1.0, color=BASELINE["ridge"], lw=1, ls=":", label="ridge's LLC (M = ∞)")
+    if math.isfinite(onset):
+        ax.axvline(onset, color="grey", ls="--", lw=1, label=f"onset of the transient (M = {onset:g})")
+    if math.isfinite(cross):
+        ax.axvline(cross, color="tab:red", ls="-.", lw=1, label=f"first M with λ̂ ≥ λ̂(∞) (M = {cross:g})")
+    m_axis(ax, keys, x_of)
+    ax.set_ylabel(r"$\hat\lambda(M)\,/\,\hat\lambda(\infty)$")
+    ax.set_title("claim 4c: where the LLC crosses ridge's")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def figure_1d_vs_2b(points: list[tuple[str, float, float]], lim_1d: float = 0.15, lim_2b: float = 1.2):
     """Claims 1d and 2b against each other over the pilots, (label, 1d, 2b) each: no CPU setting reached the
     corner where both hold (1d below its limit, 2b above), which is why 1d is expected only at `gpu`."""
