@@ -4,13 +4,18 @@ A record is what ``iclbook seeds … --record`` writes: the chapter, profile, se
 claim's value and verdict per seed, each seed's provenance, and a *fingerprint* of the code the runs depended on.
 A pilot is a record with overrides and a label; the book's plain per-seed tables are records without them.
 
-The fingerprint hashes the chapter's notebook and every ``iclbook`` module its kernel had imported when the ledger
-was saved (so the declaration, the experiment modules, ``claims.py`` and whatever else the chapter used). When any
-of those files changes, the book marks the record *stale*: recorded at commit X, the chapter has changed since.
-A record is only written from a clean tree, so that its commit names the code that produced it.
+The fingerprint hashes the *code* of the chapter's notebook and of every ``iclbook`` module its kernel had imported
+when the ledger was saved (so the declaration, the experiment modules, ``claims.py`` and whatever else the chapter
+used). Code means the text without blank lines, full-line comments (a jupytext chapter's prose is comments) and
+docstrings: a record measures what the code computed, so fixing a sentence in the chapter must not make a 40-minute
+record stale, while any change to a statement does. Modules that only read and render records (``RENDER_ONLY``)
+are left out: they compute no ledger value. When the code changes, the book marks the record *stale*: recorded at
+commit X, the chapter has changed since. A record is only written from a clean tree, so that its commit names the
+code that produced it.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -27,9 +32,14 @@ def results_dir() -> Path:
     return repo_root() / "results"
 
 
+# Modules that read, render or keep records and seed tables: a chapter imports them for its appendix, but no ledger
+# value passes through them.
+RENDER_ONLY = ("iclbook/records.py", "iclbook/seeds.py", "iclbook/status.py")
+
+
 def dependencies(chapter_source: Path) -> list[str]:
     """The files a chapter's run depended on, relative to the repository: its notebook and the ``iclbook`` modules
-    loaded in this process (call it in the chapter's kernel, after its last computation)."""
+    loaded in this process but ``RENDER_ONLY`` (call it in the chapter's kernel, after its last computation)."""
     root = repo_root()
     files = {str(Path(chapter_source).resolve().relative_to(root))}
     for mod in list(sys.modules.values()):
@@ -39,16 +49,60 @@ def dependencies(chapter_source: Path) -> list[str]:
                 files.add(str(Path(f).resolve().relative_to(root)))
             except ValueError:  # installed elsewhere: not this checkout's code
                 continue
-    return sorted(files)
+    return sorted(files - set(RENDER_ONLY))
 
 
-def fingerprint(files: list[str]) -> str:
-    """SHA-256 over the files' paths and contents (a missing file hashes as missing)."""
-    h = hashlib.sha256()
+def code_text(source: str) -> str:
+    """A Python file's code: its lines without blank lines, full-line comments (but jupytext's cell marker of the
+    ``parameters`` cell, after which papermill injects a run's parameters) and docstrings; lines inside other multi-line strings are kept as they
+    are. Line numbers drop out, so moving prose never changes it. Source that does not parse is kept whole."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    docstrings: set[int] = set()
+    inside_strings: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+                isinstance(body[0].value.value, str):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+        elif isinstance(node, (ast.Constant, ast.JoinedStr)) and node.end_lineno > node.lineno:
+            inside_strings.update(range(node.lineno + 1, node.end_lineno + 1))
+    kept = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        if number in docstrings:
+            continue
+        bare = line.strip()
+        if number not in inside_strings and (not bare or (bare.startswith("#") and not _parameters_marker(bare))):
+            continue
+        kept.append(line.rstrip())
+    return "\n".join(kept)
+
+
+def _parameters_marker(line: str) -> bool:
+    return line.startswith("# %%") and "parameters" in line
+
+
+def file_code(rel: str, data: bytes | None) -> bytes:
+    """What the fingerprint hashes of one file: its code (``code_text``) for Python, else its bytes."""
+    if data is None:
+        return b"<missing>"
+    return code_text(data.decode()).encode() if rel.endswith(".py") else data
+
+
+def fingerprint(files: list[str], read=None) -> str:
+    """SHA-256 over the files' paths and code (``file_code``; a missing file hashes as missing). ``read(rel)``
+    gives a file's bytes or None (default: this checkout's files), e.g. to fingerprint an earlier commit."""
     root = repo_root()
-    for rel in sorted(files):
-        path = root / rel
-        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"<missing>") + b"\0")
+    if read is None:
+        def read(rel: str) -> bytes | None:
+            path = root / rel
+            return path.read_bytes() if path.exists() else None
+    h = hashlib.sha256()
+    for rel in sorted(set(files) - set(RENDER_ONLY)):
+        h.update(rel.encode() + b"\0" + file_code(rel, read(rel)) + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -93,7 +147,7 @@ def make_record(table: dict, runs: dict[int, dict], label: str, commit: str) -> 
         "seeds": table["seeds"], "overrides": table["params"], "label": label,
         "claims": [{k: row[k] for k in ("id", "kind", "statement", "criterion", "expected_at", "per_seed",
                                         "holds_k", "n")} for row in table["claims"]],
-        "fingerprint": fp, "depends_on": list(files), "commit": commit,
+        "fingerprint": fp, "fingerprint_of": "code", "depends_on": list(files), "commit": commit,
         "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "provenance": {s: {k: p.get(k) for k in keep} for s, p in prov.items()},
     }

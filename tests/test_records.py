@@ -86,3 +86,29 @@ def test_seeds_from_different_code_or_failed_seeds_are_refused(repo):
     runs = {**_runs([0], (0.9,)), 1: {"error": "boom"}}
     with pytest.raises(records.RecordError, match="did not finish"):
         records.make_record(seeds.seed_table(ch, "cpu", {}, runs), runs, "", provenance.code_version())
+
+
+def test_prose_comments_and_docstrings_leave_the_fingerprint_alone_but_code_does_not():
+    base = '"""Module docstring."""\nimport math\n\n# %% [markdown]\n# Some prose.\n\n# %% tags=["parameters"]\n' \
+           'x = 1  # trailing\ns = """\n# inside a string\n"""\n\ndef f():\n    """Why."""\n    return math.pi\n'
+    code = records.code_text(base)
+    assert "Some prose" not in code and "Why" not in code and "Module docstring" not in code
+    assert "# inside a string" in code and '# %% tags=["parameters"]' in code
+    same = [base.replace("Some prose.", "Better prose,\n# over two lines."),
+            base.replace('"""Why."""', '"""Why, at more length\n    and on two lines."""'),
+            base.replace("import math\n", "import math\n\n\n# a new comment\n")]
+    assert all(records.code_text(v) == code for v in same)
+    changed = [base.replace("x = 1", "x = 2"), base.replace("# inside", "# changed inside"),
+               base.replace('tags=["parameters"]', 'tags=["other"]'), base.replace("math.pi", "math.e")]
+    assert all(records.code_text(v) != code for v in changed)
+
+
+def test_a_prose_edit_keeps_a_record_fresh(repo):
+    _record({})
+    chapter = repo / "chapters" / "04_modular_arithmetic.py"
+    chapter.write_text(chapter.read_text() + "# %% [markdown]\n# A clearer sentence about the figure.\n")
+    _commit(repo)
+    assert "Stale" not in seeds.robustness_page()
+    chapter.write_text(chapter.read_text() + "threshold = 0.4\n")
+    _commit(repo)
+    assert "Stale: recorded at commit" in seeds.robustness_page()
