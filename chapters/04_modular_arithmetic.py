@@ -435,7 +435,8 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #
 # Two grid points ($n_{\rm i.d.} = 8$ and 40, 16 % and 82 % of the tasks) say that a transition exists, not where.
 # The `cpu` grid now has a third point, $n_{\rm i.d.} = 28$ (57 %), where the 5000-step pilot of the chapter's spec
-# found a partial solution (o.o.d. peak 0.46, then 0.37), so it is the point whose outcome was least certain. Claim
+# found a partial solution (history: an o.o.d. peak of 0.46 fading to 0.37, in the project's design notes, measured
+# with the pilot script before this chapter's code existed), so it is the point whose outcome was least certain. Claim
 # 1e reads the transition off the grid (the largest $n_{\rm i.d.}$ below the first that solves unseen tasks, and that
 # first one) and asks for the paper's bracket, 128 and 256 of 841 tasks. Its criterion was fixed in the commit that
 # added the point, before any run evaluated it. At $p = 7$ no grid point lies inside 15–30 % but $n_{\rm i.d.} = 8$,
