@@ -313,6 +313,9 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #
 # ### Pilots before the weight-decay fix
 #
+# *History: measured with the code of November 2026 (commit `cca9f3d` and its successors up to the weight-decay fix);
+# no command reproduces these rows from today's code.*
+#
 # The spec's earlier pilot reported a working setting (random pretraining tasks, $p = 7$, 16 examples, width 64,
 # learned positions, AdamW 2e-3 with weight decay 1, 5000 steps): o.o.d. accuracy 0.75 with 40 of 49 tasks, after
 # a plateau of 1000–1500 steps. **We could not reproduce it.** Thirteen pilots, all at $p = 7$, $\alpha = 0.8$,
@@ -344,6 +347,9 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # kept them on the plateau; see the next table.
 #
 # ### Pilots after the weight-decay fix (December 2026)
+#
+# *History: measured through `tools/ch04_pilot.py` with the code of commit `141c22e` and its neighbours, before the
+# `cpu` profile's 10 000-step schedule; not recorded, so the rows stay as they were reported.*
 #
 # The pilots above ran before the trainer learned to spare biases and LayerNorm gains from weight decay. A plain,
 # self-contained training loop, kept beside the project as a reference, then showed that
