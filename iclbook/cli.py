@@ -47,7 +47,8 @@ def cmd_seeds(args) -> int:
     params = {name: _value(v) for name, v in args.param}
     try:
         table = run_seeds(chapter, profile, args.seeds, params, force=args.force, log_output=not args.quiet,
-                          collect=args.collect, record=args.record, label=args.label)
+                          collect=args.collect, record=args.record, label=args.label,
+                          parallel=args.parallel)
     except ValueError as err:
         raise ParameterError(str(err)) from err
     print(f"[iclbook] claim x seed table: {table_path(chapter, profile, '.md', params)} (and .json)")
@@ -145,6 +146,9 @@ def parser() -> argparse.ArgumentParser:
                     help="also keep the table in results/ with its provenance (needs a clean tree; commit the file)")
     sd.add_argument("--label", default="", help="a name for a recorded pilot, e.g. 'lr 1e-3' (with --record)")
     sd.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
+    sd.add_argument("--parallel", type=int, default=1, metavar="N",
+                    help="run N seeds at once, each in a Dask worker with one CPU thread and its chapter's sweeps "
+                         "inline (on two cores: --parallel 2)")
     sd.set_defaults(func=cmd_seeds)
 
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")

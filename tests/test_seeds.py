@@ -59,3 +59,14 @@ def test_collect_tabulates_seeds_run_apart_without_executing(toy):
     rows = {r["id"]: r for r in table["claims"]}
     assert rows["1"]["holds_k"] == 1 and rows["2"]["holds_k"] == 2 and rows["2"]["n"] == 3
     assert set(table["errors"]) == {"3"}
+
+
+def test_parallel_seeds_run_in_dask_workers_with_the_same_table(toy, monkeypatch):
+    monkeypatch.setenv("ICLBOOK_EXECUTOR", "local:2")  # a worker's chapter must not start a cluster of its own
+    table = seeds.run_seeds(toy, "ci", [0, 1, 7], parallel=2)
+    rows = {r["id"]: r for r in table["claims"]}
+    assert rows["1"]["per_seed"] == {"0": {"value": 1.0, "holds": True}, "1": {"value": 0.0, "holds": False}}
+    assert "seed 7 breaks" in table["errors"]["7"] and set(table["errors"]) == {"7"}
+    assert seeds.run_seeds(toy, "ci", [0, 1], collect=True)["errors"] == {}
+    with pytest.raises(ValueError, match="--parallel"):
+        seeds.run_seeds(toy, "ci", [0, 1], parallel=0)
