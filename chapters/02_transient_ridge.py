@@ -189,14 +189,14 @@ transient = {k: bool(side[k].any() and not side[k][-1]) for k in finite}
 ch.glue(t_crit=f"{t_c}", M_transient=kt, rise=f"{rise:.2f}",
         transient_list=", ".join(f"M = {k}" for k in finite if transient[k]) or "no M of this run")
 ch.ledger.add("2a", f"M = {kt}: the OOD loss falls, then rises toward dMMSE_M", rise, above(0.05),
-              expected_at=("cpu", "gpu"), detail=f"(final OOD − smoothed minimum) / (dMMSE_M − ridge); t_crit = {t_c}",
+              expected_at=("gpu",), detail=f"(final OOD − smoothed minimum) / (dMMSE_M − ridge); t_crit = {t_c}",
               source="Carroll et al. 2025, Fig. 1", kind="paper")
 ch.ledger.add("2b", f"M = {kt}: at t_crit the model is closer to ridge than at the end",
-              rt.evals["d_ridge"][-1] / rt.evals["d_ridge"][i_c], above(1.2), expected_at=("cpu", "gpu"),
+              rt.evals["d_ridge"][-1] / rt.evals["d_ridge"][i_c], above(1.2), expected_at=("gpu",),
               detail="Δ(model, ridge) at the end / at t_crit", kind="paper")
 ch.ledger.add("2c", f"M = {kt}: closer to ridge than to dMMSE_M at t_crit, closer to dMMSE_M at the end",
               bool(rt.evals["d_ridge"][i_c] < rt.evals["d_dmmse"][i_c] and rt.evals["d_dmmse"][-1] < rt.evals["d_ridge"][-1]),
-              is_true("crossover"), expected_at=("cpu", "gpu"),
+              is_true("crossover"), expected_at=("gpu",),
               detail=f"Δ ridge / dMMSE: {rt.evals['d_ridge'][i_c]:.3f} / {rt.evals['d_dmmse'][i_c]:.3f} at t_crit, "
                      f"{rt.evals['d_ridge'][-1]:.3f} / {rt.evals['d_dmmse'][-1]:.3f} at the end", kind="paper")
 ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the ridge side); above it "
@@ -213,6 +213,11 @@ ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the r
 # after the first 2% of training, and closer to dMMSE$_M$ at the end", this run has one at:
 # {glue:text}`transient_list`. The right panel compares the model with both baselines at $t_{\rm crit}$ (filled)
 # and at the end (open).
+#
+# *How often a CPU shows it.* In the first three `cpu` seeds under today's criteria (the records in the appendix)
+# the transient was clear in two and weak in the third, where $M = 13$'s OOD loss rose too little for 2a and 2b.
+# A claim that holds in two seeds of three is not one a reader can expect on rerunning, so 2a–2c are expected at
+# `gpu` only (the papers' 150k–500k steps and wider models); the records say how often they hold at `cpu`.
 #
 # ## 3. The trajectories in one picture
 #
@@ -232,7 +237,7 @@ ch.ledger.add("3a", "One principal component separates the dMMSE_M points from r
 refs = probes.references(finite)
 detour = detour_toward_ridge(rt.evals["probe"], rt.steps, refs["ridge"], refs[f"dmmse {kt}"], early=max(1, P.steps // 50))
 ch.ledger.add("3b", f"The M = {kt} trajectory detours toward ridge before it settles at dMMSE_M",
-              detour, above(0.3), expected_at=("cpu", "gpu"),
+              detour, above(0.3), expected_at=("gpu",),
               detail="in the full probe space, from 2% of training on: the largest coordinate along dMMSE_M → ridge "
                      "(0 at dMMSE_M, 1 at ridge) of a checkpoint on ridge's side and within ‖ridge − dMMSE_M‖ of "
                      "ridge, minus the coordinate at the end", source="Carroll et al. 2025, Fig. 1", kind="paper")
@@ -248,6 +253,12 @@ ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, �
 # the boundary made the denominator small. It now reads the full probe space from 2% of training on, counts only
 # checkpoints that were on ridge's side and near ridge, and is normalised by the ridge–dMMSE$_M$ distance
 # (`tests/test_readouts.py`: a straight path to dMMSE$_M$ and a visit to ridge that never leaves fail it).
+#
+# *What the validation showed (the first runs under it).* On a run whose OOD loss barely rises (3 layers, 16 000
+# steps: 2a and 2b fail; the recorded pilot in the appendix) the new 3b fails, as it should. But on the `cpu` seeds
+# it failed in the seed with the clearest transient and held in the seed with the weakest (records in the appendix):
+# at this scale it does not read the detour that 2a and 2b see, so it is expected at `gpu` only, and the figure
+# below is the evidence to look at. The criterion itself is unchanged.
 #
 # In the plane of the first two components, trajectories start at the grey cross. Look for the curves of small
 # $M$ heading straight to their dMMSE$_M$ star, the intermediate ones bending toward the ridge marker before turning
