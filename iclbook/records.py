@@ -141,7 +141,7 @@ def make_record(table: dict, runs: dict[int, dict], label: str, commit: str) -> 
     if fingerprint(list(files)) != fp:
         raise RecordError("the code has changed since these seeds ran; rerun them with --force")
     keep = ("code", "params", "executor", "threads", "device", "device_name", "cpu_model", "cpu_cores", "torch",
-            "wall_seconds", "finished")
+            "wall_seconds", "finished", "trained_entries")
     return {
         "chapter": table["chapter"], "slug": table["slug"], "title": table["title"], "profile": table["profile"],
         "seeds": table["seeds"], "overrides": table["params"], "label": label,
@@ -178,11 +178,18 @@ def provenance_line(record: dict) -> str:
     line = (f"Recorded {record['recorded']} at commit `{record['commit'][:10]}`; overrides: {over}; seeds "
             f"{', '.join(map(str, record['seeds']))}; {p.get('device', '?')} ({p.get('cpu_model') or p.get('device_name')}), "
             f"executor {p.get('executor', '?')}, torch {p.get('torch', '?')}; "
-            f"{sum(walls) / 60:.0f} min in all.")
+            f"{sum(walls) / 60:.0f} min in all" + _from_store(record) + ".")
     if is_stale(record):
         line += (f" **Stale: recorded at commit `{record['commit'][:10]}`; the chapter has changed since** (rerun "
                  "the command below to renew it).")
     return line
+
+
+def _from_store(record: dict) -> str:
+    """Say so when the seeds read every model from the run store: their wall time is not what training costs."""
+    trained = [p.get("trained_entries") for p in record["provenance"].values()]
+    return " (every model read from the run store, trained by earlier runs of the same code)" \
+        if trained and all(t == 0 for t in trained) else ""
 
 
 def command(record: dict) -> str:

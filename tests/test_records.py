@@ -112,3 +112,11 @@ def test_a_prose_edit_keeps_a_record_fresh(repo):
     chapter.write_text(chapter.read_text() + "threshold = 0.4\n")
     _commit(repo)
     assert "Stale: recorded at commit" in seeds.robustness_page()
+
+
+def test_a_record_whose_models_all_came_from_the_store_says_so(repo):
+    rec = records.make_record(seeds.seed_table(get("04"), "cpu", {}, _runs([0], (0.9,))), _runs([0], (0.9,)), "",
+                              provenance.code_version())
+    assert "run store" not in records.provenance_line(rec)
+    rec["provenance"]["0"]["trained_entries"] = 0
+    assert "every model read from the run store" in records.provenance_line(rec)
