@@ -54,8 +54,9 @@ def dependencies(chapter_source: Path) -> list[str]:
 
 def code_text(source: str) -> str:
     """A Python file's code: its lines without blank lines, full-line comments (but jupytext's cell marker of the
-    ``parameters`` cell, after which papermill injects a run's parameters) and docstrings; lines inside other multi-line strings are kept as they
-    are. Line numbers drop out, so moving prose never changes it. Source that does not parse is kept whole."""
+    ``parameters`` cell, after which papermill injects a run's parameters) and docstrings; lines inside other
+    multi-line strings are kept as they are. Line numbers drop out, so moving prose never changes it. Source that
+    does not parse is kept whole."""
     try:
         tree = ast.parse(source)
     except SyntaxError:

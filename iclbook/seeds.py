@@ -42,9 +42,10 @@ def run_seeds(chapter: Chapter, profile: str, seeds: list[int], params: dict[str
     ``parallel`` > 1 runs that many seeds at once, each in a Dask worker process with one CPU thread, its chapter's
     sweeps inline, so that no core idles while a chapter waits for its last member. What it gains depends on the
     chapter: one-thread members beat two-thread ones by 1.25-1.40x in the executor benchmarks (chapters 3-5), while
-    chapter 2's batched ensemble gained nothing (two `cpu` seeds took 37 min together, as two 19-min runs do). ``collect`` executes
-    nothing: it tabulates each seed's last finished run in its folder (for seeds run apart, e.g. in separate
-    processes). ``record`` keeps the table in ``results/`` (refused up front from a tree with uncommitted changes)."""
+    chapter 2's batched ensemble gained nothing (two `cpu` seeds took 37 min together, as two 19-min runs do).
+    ``collect`` executes nothing: it tabulates each seed's last finished run in its folder (for seeds run apart,
+    e.g. in separate processes). ``record`` keeps the table in ``results/`` (refused up front from a tree with
+    uncommitted changes)."""
     from .provenance import code_version
 
     if record and code_version().endswith("+dirty"):

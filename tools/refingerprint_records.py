@@ -3,7 +3,8 @@
 Records written before December 2026's change hashed their files' bytes, prose included. For each record this
 reads its files *at the record's commit* (``git show``), checks that the old byte hash of those files equals the
 stored fingerprint (so the commit really is the code the runs used), and then stores the code fingerprint of the
-same files. A record whose check fails is left as it was and reported. Run once: ``python tools/refingerprint_records.py``.
+same files. A record whose check fails is left as it was and reported. Run once:
+``python tools/refingerprint_records.py``.
 
 ``--ledgers CLAIMS_JSON …`` does the same for chapter runs that finished under the old scheme (their provenance's
 ``code`` names the commit), so that ``iclbook seeds --collect --record`` can record them.
