@@ -143,7 +143,10 @@ ch.show(figure_phase_diagram(final, phases, P.n_ids, P.alphas, P.p, P.n_layer, P
 # all tasks, the scale on which the paper's threshold (15–30 % of the tasks at $p = 29$) can be compared with ours.
 # In this run the o.o.d. phase (unseen tasks solved on train inputs) appears {glue:text}`transition` (claim 1e).
 # At $p = 7$ a model sees most of the $p^2$ tasks before it solves the others in context, so the threshold sits at a
-# much larger share than the paper's; claim 1e is expected at the `gpu` profile's $p = 29$.
+# much larger share than the paper's; claim 1e is expected at the `gpu` profile's $p = 29$. Claim 1f asks only for
+# a threshold, at any share: the fewest tasks leave unseen tasks unsolved, and from the first $n_{\rm i.d.}$ that
+# solves them every larger one does too. A grid where a larger $n_{\rm i.d.}$ falls back below τ fails it: the o.o.d.
+# phase would then depend on the member's luck, not on the number of tasks.
 
 # %%
 small = [m for pt, m in zip(grid, members) if pt[0] == P.n_ids[0]]
@@ -179,6 +182,11 @@ ch.ledger.add("1e", "The i.d. → o.o.d. transition lies between 15 % and 30 % o
               expected_at=("gpu",), detail=r.detail,
               source="He et al. 2024: the transition sits between n_i.d. = 128 and 256 of 841 tasks (about 15–30 %), "
                      "p = 29", kind="paper")
+r = claims.claim_1f(ood_by_n, P.tau, P.p)
+ch.ledger.add("1f", "The o.o.d. phase sets in at a threshold number of pretraining tasks: below it unseen tasks stay "
+              "unsolved, from it on they are solved", r.value, r.criterion, expected_at=("cpu", "gpu"), detail=r.detail,
+              source="He et al. 2024: the phase diagram's i.d. → o.o.d. transition as n_i.d. grows, at every α where "
+                     "the o.o.d. phase exists", kind="paper")
 
 # %% [markdown]
 # ## Training curves below and above the threshold

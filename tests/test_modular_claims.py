@@ -228,3 +228,18 @@ def test_claim_1e_holds_where_the_transition_lies_between_128_and_256_of_841():
     for ood in ({64: 0.1, 128: 0.3, 192: 0.6, 384: 0.9}, {128: 0.2, 256: 0.55}):
         r = C.claim_1e(ood, TAU, 29)
         assert r.criterion(r.value), r.detail
+
+
+def test_claim_1f_holds_where_the_grid_shows_a_threshold():
+    for ood in ({8: 0.12, 28: 0.4, 40: 0.8}, {8: 0.12, 28: 0.6, 40: 0.8}, {28: 0.3, 40: 0.55}):
+        r = C.claim_1f(ood, TAU, 7)
+        assert r.criterion(r.value), r.detail
+    assert C.claim_1f({8: 0.12, 28: 0.6, 40: 0.8}, TAU, 7).value == pytest.approx(28 / 49)
+
+
+def test_claim_1f_fails_without_a_threshold():
+    for ood in ({8: 0.1, 28: 0.3, 40: 0.4},  # none solves unseen tasks
+                {8: 0.6, 28: 0.7, 40: 0.9},  # the fewest tasks already do: nothing to locate
+                {8: 0.1, 28: 0.7, 40: 0.3}):  # solved at 28, lost at 40: luck, not a threshold
+        r = C.claim_1f(ood, TAU, 7)
+        assert not r.criterion(r.value), ood

@@ -78,6 +78,21 @@ def claim_1e(ood_train: dict[int, float], tau: float, p: int) -> Reading:
                    f"(paper: {100 * a:.1f}–{100 * b:.1f} %)")
 
 
+def claim_1f(ood_train: dict[int, float], tau: float, p: int) -> Reading:
+    """A threshold in n_i.d., at any scale: the fewest tasks leave unseen tasks unsolved, and from the first n_i.d.
+    that solves them (o.o.d.-train ≥ τ) every larger one does too. A grid where none solves, where the smallest
+    already does, or where a larger n_i.d. falls back below τ (the phase is then luck, not a threshold) fails. The
+    value is the first solving n_i.d. as a share of the p² tasks; 1e asks for the paper's shares on top."""
+    ns = sorted(ood_train)
+    lo, hi = transition(ood_train, tau, p)
+    first = round(hi * p**2) if np.isfinite(hi) else None
+    ok = np.isfinite(lo) and all(ood_train[n] >= tau for n in ns if n >= first)
+    per = ", ".join(f"{n} ({100 * n / p**2:.0f} %): {ood_train[n]:.2f}" for n in ns)
+    return Reading(hi, Criterion("some n_i.d. below the first that reaches τ on unseen tasks, and every one from it "
+                                 "on reaches τ", lambda v: bool(ok)),
+                   f"o.o.d.-train last shot per n_i.d. (share of the p² = {p**2} tasks): {per}")
+
+
 def claim_2(deep: dict[str, float], shallow: dict[str, float], tau: float, d_deep: int, d_shallow: int) -> Reading:
     """Depth: the shallow model learned its own tasks, and only the deeper one solves unseen tasks. Without the
     first condition "fails o.o.d." would say nothing about generalisation: a model that learned nothing fails too."""
