@@ -14,14 +14,16 @@ from .records import RecordError
 
 
 def _value(text: str):
-    """Parse a ``-p`` value like papermill does: a Python/JSON literal if it is one, else a string."""
+    """Parse a ``-p`` value like papermill does: a Python/JSON literal if it is one, else a string. ``8,40`` reads
+    as the list [8, 40] (Python would make it a tuple, which a list parameter refuses), as a reader types it."""
     lowered = {"true": True, "false": False, "none": None, "inf": float("inf")}
     if text.lower() in lowered:
         return lowered[text.lower()]
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+    return list(value) if isinstance(value, tuple) else value
 
 
 def cmd_run(args) -> int:

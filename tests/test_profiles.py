@@ -93,3 +93,12 @@ def test_chapter_checks_catch_grids_a_chapter_cannot_fit():
     with pytest.raises(ParameterError, match=r"parameter 'T_grid'.*>= 16·d² = 16384 at d = 32"):
         get("01").params.resolve("ci", {"d": 32})
     assert get("01").params.resolve("ci", {"T_grid": [64, 1024, 4096]}).T_grid == [64, 1024, 4096]
+
+
+def test_cli_reads_a_comma_list_as_a_list_that_the_chapter_accepts():
+    from iclbook.chapters import get
+    from iclbook.cli import _value
+
+    assert _value("28,40") == [28, 40] and _value("[28, 40]") == [28, 40] and _value("2") == 2
+    assert _value("rope") == "rope" and _value("true") is True
+    assert get("04").params.resolve("cpu", {"n_ids": _value("28,40")}).n_ids == [28, 40]
