@@ -499,13 +499,14 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # introduction counts it: 1b, 1f and 3 hold in 3 of 6 seeds (3, 4 and 5), 1a and 1c in 6 of 6, 4a in 5, 4b in 2,
 # and claim 2 in none, for the reason given below. The recipe does not reach the 5 of 6 we aimed for, and neither
 # pilot did better on the seeds that decide, so the chapter states the measured count. In each failing seed the
-# $n_{m i.d.} = 40$ member **memorised**: it learned its own tasks (i.d.-train 0.95–1.00, claim 1c) while unseen
+# $n_{\rm i.d.} = 40$ member **memorised**: it learned its own tasks (i.d.-train 0.95–1.00, claim 1c) while unseen
 # tasks stayed near 0.3. Read from the run store of the record's models (history, at commit `39be919`): seed 1's
 # member left the plateau at step 3000 and memorised at once; seeds 0 and 2 left it only after step 7000 and
 # memorised on the way, so a longer schedule might have changed those two, which we did not try. In the passing
 # seeds o.o.d.-train rose together with i.d.-train (seed 5: i.d. 0.70 / o.o.d. 0.36 at step 5000, 0.95 / 0.79 at
-# 6000). At $n_{m i.d.} = 28$ five of six members ended below τ on unseen tasks; seed 5's reached 0.49 at step
-# 2000 and memorised down to 0.25, so its grid (8 and 28 unsolved, 40 solved) shows the threshold 1f asks for.
+# 6000). At $n_{\rm i.d.} = 28$ four of six members ended below τ on unseen tasks (seeds 1 and 4 solved them);
+# seed 5's reached 0.49 at step 2000 and memorised down to 0.25, so its grid (8 and 28 unsolved, 40 solved) shows
+# the threshold 1f asks for.
 #
 # ### How we test the claims, and what changed (December 2026)
 #
