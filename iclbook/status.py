@@ -44,13 +44,13 @@ def chapter_rows(profile: str) -> tuple[list[str], float]:
 def status_page(profile: str) -> str:
     """The page's generated part: the chapters' table, the totals and the build's environment."""
     rows, total = chapter_rows(profile)
-    v, m = versions(), machine()
+    v, m, code = versions(), machine(), code_version()
     header = ("| chapter | profile, seed | overrides | wall time (parts) | executor | threads | device | models "
               "| code, finished |\n|---|---|---|---|---|---|---|---|---|")
     env = [f"- **Chapters' execution, in total:** {_minutes(total)} at `{profile}` (the sum of the rows above; "
            "rendering the HTML comes on top).",
-           f"- **Code:** {code_version()} (`+dirty`: the tree had uncommitted changes or untracked files in its "
-           "source folders).",
+           f"- **Code:** {code}" + (" (`+dirty`: the tree had uncommitted changes or untracked files in its "
+                                     "source folders)." if code.endswith("+dirty") else " (a clean tree)."),
            "- **Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
            f"- **Machine:** {m['cpu_model']}, {m['cpu_cores']} logical cores"
            + (f"; GPU {m['gpu']}" if m["gpu"] else "; no GPU") + "."]

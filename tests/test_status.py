@@ -53,3 +53,12 @@ def test_untracked_source_file_marks_the_code_dirty(tmp_path, monkeypatch):
     assert not provenance.code_version().endswith("+dirty")
     (repo / "iclbook" / "b.py").write_text("y = 2\n")  # untracked, but it can change a run
     assert provenance.code_version().endswith("+dirty")
+
+
+def test_the_dirty_legend_appears_only_for_a_dirty_tree(monkeypatch):
+    """A clean build must not read as dirty: the legend of ``+dirty`` follows the commit only when it applies."""
+    import iclbook.status as status
+    monkeypatch.setattr(status, "code_version", lambda: "abc123")
+    assert "abc123 (a clean tree)" in status_page("ci") and "uncommitted" not in status_page("ci")
+    monkeypatch.setattr(status, "code_version", lambda: "abc123+dirty")
+    assert "abc123+dirty (`+dirty`: the tree had uncommitted changes" in status_page("ci")
