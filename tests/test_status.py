@@ -3,6 +3,7 @@ import json
 import subprocess
 
 from iclbook import provenance
+from iclbook import status as status_module
 from iclbook.chapters import CHAPTERS
 from iclbook.claims import Ledger, below
 from iclbook.paths import outputs_dir
@@ -57,8 +58,7 @@ def test_untracked_source_file_marks_the_code_dirty(tmp_path, monkeypatch):
 
 def test_the_dirty_legend_appears_only_for_a_dirty_tree(monkeypatch):
     """A clean build must not read as dirty: the legend of ``+dirty`` follows the commit only when it applies."""
-    import iclbook.status as status
-    monkeypatch.setattr(status, "code_version", lambda: "abc123")
+    monkeypatch.setattr(status_module, "code_version", lambda: "abc123")
     assert "abc123 (a clean tree)" in status_page("ci") and "uncommitted" not in status_page("ci")
-    monkeypatch.setattr(status, "code_version", lambda: "abc123+dirty")
+    monkeypatch.setattr(status_module, "code_version", lambda: "abc123+dirty")
     assert "abc123+dirty (`+dirty`: the tree had uncommitted changes" in status_page("ci")
