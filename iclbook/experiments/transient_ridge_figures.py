@@ -158,17 +158,27 @@ def figure_llc_ratio(ratio: dict, keys: list[str], x_of: dict, onset: float, cro
 
 
 def figure_1d_vs_2b(points: list[tuple[str, float, float]], lim_1d: float = 0.15, lim_2b: float = 1.2):
-    """Claims 1d and 2b against each other over the pilots, (label, 1d, 2b) each: no CPU setting reached the
-    corner where both hold (1d below its limit, 2b above), which is why 1d is expected only at `gpu`."""
+    """Claims 1d and 2b against each other, (label, 1d, 2b) each: history rows (label ending " (history)", typed
+    data with no record) as open grey squares, recorded seeds as filled circles, so that a reader tells them apart.
+    No history row reached the corner where both hold (1d below its limit, 2b above); recorded seeds land on both
+    sides of 2b's line, which is why 1d is expected only at `gpu`."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     ax.axvspan(0, lim_1d, ymin=0, ymax=1, color="0.93", zorder=0)
     ax.axvline(lim_1d, color="0.5", lw=1, ls="--")
     ax.axhline(lim_2b, color="0.5", lw=1, ls="--")
+    # history rows (typed data, no record behind them) and recorded seeds must not be mistaken for one another
+    legend_done = set()
     for label, x, y in points:
-        ax.plot(x, y, "o")
-        ax.annotate(label.replace(" (history)", "*"), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        history = label.endswith(" (history)")
+        kind = "history row (no record)" if history else "recorded seed"
+        style = dict(marker="s", mfc="none", mec="0.45", color="0.45") if history else \
+            dict(marker="o", color="tab:blue")
+        ax.plot(x, y, ls="none", ms=6, label=None if kind in legend_done else kind, **style)
+        legend_done.add(kind)
+        ax.annotate(label.replace(" (history)", "*"), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                    color="0.45" if history else "black")
     ax.fill_between([0, lim_1d], lim_2b, max(lim_2b + 0.2, max(p[2] for p in points) + 0.05), color="tab:green",
                     alpha=0.12, label="both hold")
     ax.set_xlim(0, max(lim_1d * 1.6, max(p[1] for p in points) * 1.8))
