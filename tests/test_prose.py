@@ -70,7 +70,13 @@ class Allowed:
     literals: tuple[str, ...] = ()  # for a repository file: the text that sets each value there (checked)
 
 
-PAPER_CONSTANTS: list[Allowed] = []
+PAPER_CONSTANTS: list[Allowed] = [
+    Allowed("03_layer_causality.py", "1.3B", "Bar Natan et al. 2023: the 1.3B-parameter GPT model they study, and "
+            "its random-weight controls"),
+    Allowed("03_layer_causality.py", "GPT-2's std 0.02 at width 2048", "Bar Natan et al. 2023: the 1.3B model's "
+            "width 2048; GPT-2's initialisation std 0.02 (Radford et al. 2019)"),
+    Allowed("03_layer_causality.py", r"$0.02\sqrt{2048} \approx 0.9$", "arithmetic on the two constants above"),
+]
 BOOK_CONSTANTS: list[Allowed] = [
     # chapter 2
     Allowed("02_transient_ridge.py", "after the first 2% of training", "chapters/02_transient_ridge.py",
@@ -82,6 +88,12 @@ BOOK_CONSTANTS: list[Allowed] = [
     Allowed("02_transient_ridge.py", r"$\tau \ge 0.8$", "chapters/02_transient_ridge.py", ("at_least(0.8)",)),
     Allowed("02_transient_ridge.py", "a 5% warm-up", "iclbook/chapters/transient_ridge.py",
             ('"warmup", float, 0.05',)),
+    # chapter 3
+    Allowed("03_layer_causality.py", "The same std at our width 64 gives about 0.16", "iclbook/chapters/layer_causality.py",
+            ("gain ≈ 0.16 at width 64",)),
+    Allowed("03_layer_causality.py", "|ICL − ZS| < 0.1", "chapters/03_layer_causality.py", ("gap_icl, below(0.1)",)),
+    Allowed("03_layer_causality.py", "a difference of at most 0.05", "chapters/03_layer_causality.py",
+            ("above(-0.05)",)),
 ]
 ALLOWED = PAPER_CONSTANTS + BOOK_CONSTANTS
 
