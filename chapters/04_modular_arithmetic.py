@@ -23,8 +23,17 @@
 #
 # This chapter trains those models itself, at a size a CPU can afford (the `gpu` profile runs the paper's $p = 29$),
 # and checks the paper's claims by computation. Three need the `gpu` profile: unseen tasks on unseen inputs (1d),
-# the threshold at 15–30 % of the tasks (1e) and transient o.o.d. generalisation in deeper models (5); the ledger at
-# the end says which hold in this run.
+# the threshold at 15–30 % of the tasks (1e) and transient o.o.d. generalisation in deeper models (5). Claim 2 (one
+# block fails where two succeed) is computed at `cpu` but fails there for a structural reason: our depth-1 control
+# never learns even its own tasks, so the contrast the paper draws cannot be made (section "How we test the
+# claims"). At `cpu` the o.o.d. phase itself (1b) shows in half the recorded seeds. The ledger at the end says which
+# claims hold in this run.
+#
+# **What this chapter does not test.** The paper's phase diagram spans two axes, the number of pretraining tasks
+# and the fraction $\alpha$ of inputs seen in training. Our `ci` and `cpu` profiles train one $\alpha$, so they map
+# the $n_{\rm i.d.}$ axis only; the `gpu` profile's grid has four values of $\alpha$, but it has never run. The
+# paper's phase diagram is of a six-layer model, ours of two blocks (below). And *skill composition*, the other half
+# of the paper's title, is not tested here at all: no claim of the ledger is about it.
 #
 # *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
 # {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
@@ -302,6 +311,13 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # - **Scale.** The paper uses $p = 29$, 32 examples per sequence, width 512 and 200k steps of batch 1024. The `cpu`
 #   profile uses $p = 7$, 16 examples, width 64 and 10 000 steps of batch 128, at one $\alpha = 0.8$: about $10^5$
 #   times less compute. With $p = 7$ there are only 49 tasks, so $n_{\rm i.d.}$ is a much larger share of all tasks.
+# - **Depth.** The paper's phase diagram (the source of claims 1a–1f) is of a six-layer model; every profile here,
+#   `gpu` included, maps it with two blocks (`n_layer`), the smallest depth the paper finds to generalise
+#   o.o.d. A two-block model may place the phases elsewhere than a six-block one does, so 1a–1f test the phases
+#   at depth 2, not the paper's diagram itself.
+# - **One $\alpha$, no skill composition.** `ci` and `cpu` train one fraction of inputs, so the diagram's $\alpha$ axis
+#   is not tested there (the `gpu` grid has four values, never run), and the paper's skill-composition results are
+#   not tested at any profile.
 # - **Positions and biases (`pos`, `bias`).** The paper's blocks use rotary position embeddings and no biases; the
 #   `gpu` profile keeps them. The `ci` and `cpu` profiles use learned positions and linear and LayerNorm biases:
 #   with RoPE, or without biases, the CPU-sized models were still on the $\ln p$ plateau after 2500–3500 steps
@@ -321,8 +337,8 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #
 # ### Pilots before the weight-decay fix
 #
-# *History: measured with the code of November 2026 (commit `cca9f3d` and its successors up to the weight-decay fix);
-# no command reproduces these rows from today's code.*
+# :::{admonition} History, at commit `cca9f3d` and its successors up to the weight-decay fix
+# *Measured with the code of November 2026; no command reproduces these rows from today's code.*
 #
 # The spec's earlier pilot reported a working setting (random pretraining tasks, $p = 7$, 16 examples, width 64,
 # learned positions, AdamW 2e-3 with weight decay 1, 5000 steps): o.o.d. accuracy 0.75 with 40 of 49 tasks, after
@@ -353,11 +369,13 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # $\alpha \in \{0.6, 0.8\}$ (about 25 minutes): only claim 1a held, and the best o.o.d.-test last-shot accuracy was
 # 0.24 (chance 0.14). Every pilot of this table decayed the LayerNorm gains (and most lacked biases), which is what
 # kept them on the plateau; see the next table.
+# :::
 #
 # ### Pilots after the weight-decay fix (December 2026)
 #
-# *History: measured through `tools/ch04_pilot.py` with the code of commit `141c22e` and its neighbours, before the
-# `cpu` profile's 10 000-step schedule; not recorded, so the rows stay as they were reported.*
+# :::{admonition} History, at commit `141c22e` and its neighbours
+# *Measured through `tools/ch04_pilot.py`, before the `cpu` profile's 10 000-step schedule; not recorded, so the rows
+# stay as they were reported.*
 #
 # The pilots above ran before the trainer learned to spare biases and LayerNorm gains from weight decay. A plain,
 # self-contained training loop, kept beside the project as a reference, then showed that
@@ -390,19 +408,29 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #   (i.d.-train 0.95) and reached only 0.22–0.45 on each unseen task, with accuracy rising slowly with the shots:
 #   a partial, uniform generalisation, not a few solved tasks. Larger batches, stronger weight decay and more
 #   pretraining tasks all left the model in that memorising solution within the steps we could afford.
-# - **Unseen inputs stay hard at $p = 7$**: even the model that solves unseen tasks answers only about a third of
-#   the queries on the ten held-out input pairs, for seen and unseen tasks alike (i.d.-test ≈ o.o.d.-test ≈ 0.3).
-#   It relates the train inputs to one another rather than computing $a x + b y$. (With the longer schedule below,
-#   one seed of three did learn the held-out pairs.)
+# - **Unseen inputs stayed hard in these 5000-step pilots**: even the model that solved unseen tasks answered only
+#   about a third of the queries on the ten held-out input pairs, for seen and unseen tasks alike (i.d.-test ≈
+#   o.o.d.-test ≈ 0.3). It related the train inputs to one another rather than computing $a x + b y$.
 #
 # The `cpu` profile of that round ran the base recipe of this table ($n_{\rm i.d.} \in \{8, 40\}$, $\alpha = 0.8$,
 # 5000 steps, batch 128, and the depth-1 control), and whether claim 1b held depended on the seed. Not tried for
 # lack of CPU time: widths above 64 at full length, $p = 11$ beyond 3500 steps.
+# :::
+#
+# Unseen inputs are not out of reach at $p = 7$ with today's 10 000-step schedule: in the `cpu` record, every seed
+# whose $n_{\rm i.d.} = 40$ member solves unseen tasks on train inputs (1b) also passes τ on unseen inputs (1d).
+#
+# :::{admonition} History, at commit `39be919`: the `cpu` record in the appendix
+# Claim 1d (o.o.d.-test) reached 0.56, 0.65 and 0.57 in seeds 3, 4 and 5, the seeds where 1b holds, and 0.19–0.24
+# in seeds 0, 1 and 2, where the member memorised. 1d holds in three seeds of six, always together with 1b, so it
+# stays expected at `gpu`.
+# :::
 #
 # ### The `cpu` profile: a 10 000-step schedule (December 2026)
 #
-# *History: the numbers in this section were measured at commit `d03dc45` (December 2026), under the criteria of that
-# time; the per-seed tables since are the records in the section "Recorded results" below.*
+# :::{admonition} History, at commit `d03dc45`: the two-point grid
+# *Measured under the criteria of that time, on the two-point grid $n_{\rm i.d.} \in \{8, 40\}$; the per-seed tables
+# since are the records in the section "Recorded results" below.*
 #
 # With the base recipe at 5000 steps, the `cpu` ledgers of seeds 0, 1 and 2 reached o.o.d.-train 0.31, 0.54 and
 # 0.26 at $n_{\rm i.d.} = 40$, and in seeds 0 and 2 the model had not even learned all its i.d. tasks (claim 1c:
@@ -417,9 +445,11 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # | 2 (1690809793) | 0.42 / 0.30 | 0.45 / 0.35 | 0.98 / 0.52 | 1.00 / 0.60 | 1.00 / 0.60 |
 #
 # The longer schedule keeps the learning rate high for longer: every model left the plateau and learned its tasks
-# by step 6000, and each passed τ = 0.5 on unseen tasks. The `cpu` profile now runs this schedule (`steps`
-# 10 000, `n_ckpt` 10) for the three models its claims need: the two grid points and the depth-1 control. Its
-# ledgers for seeds 0, 1, 2, 3, 4 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3 4`; the page
+# by step 6000, and each passed τ = 0.5 on unseen tasks. These were the two-point grid's members; on today's
+# three-point grid a member's seed follows its position, so `cpu` seeds 0–2 train other members at
+# $n_{\rm i.d.} = 40$, and those fail 1b (the record in the appendix; see "Two recipes tried" below). The `cpu`
+# profile then ran this schedule (`steps` 10 000, `n_ckpt` 10) for the three models its claims needed: the two
+# grid points and the depth-1 control. Its ledgers for seeds 0, 1, 2, 3, 4 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3 4`; the page
 # *How often do the claims hold?* shows the latest table), last-shot accuracies after training:
 #
 # | seed | $n_{\rm i.d.} = 8$: i.d.-train / o.o.d.-train (1a) | $n_{\rm i.d.} = 40$: o.o.d.-train (1b) | o.o.d.-test (1d) | depth 1: o.o.d.-train (old 2) | rise with shots (3) | ratio-matching gap, all contexts (old 4) |
@@ -444,13 +474,14 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # depth-1 control 8–11. With `--executor local:2` the chapter trains its two grid points in parallel, then the
 # control: about half an hour on two cores, more than the 25 minutes we aimed for. A shorter schedule would
 # have to keep seed 2, which passed τ only at step 6000; we did not search for one.
+# :::
 #
 # ### A third grid point: where the threshold lies (December 2026)
 #
 # Two grid points ($n_{\rm i.d.} = 8$ and 40, 16 % and 82 % of the tasks) say that a transition exists, not where.
 # The `cpu` grid now has a third point, $n_{\rm i.d.} = 28$ (57 %), where the 5000-step pilot of the chapter's spec
-# found a partial solution (history: an o.o.d. peak of 0.46 fading to 0.37, in the project's design notes, measured
-# with the pilot script before this chapter's code existed), so it is the point whose outcome was least certain. Claim
+# found a partial solution (an o.o.d. peak that faded again, in the project's design notes, measured with the pilot
+# script before this chapter's code existed), so it is the point whose outcome was least certain. Claim
 # 1e reads the transition off the grid (the largest $n_{\rm i.d.}$ below the first that solves unseen tasks, and that
 # first one) and asks for the paper's bracket, 128 and 256 of 841 tasks. Its criterion was fixed in the commit that
 # added the point, before any run evaluated it. At $p = 7$ no grid point lies inside 15–30 % but $n_{\rm i.d.} = 8$,
@@ -462,9 +493,11 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # The first record of the three-point grid (seeds 0–2, in the appendix) failed 1b and 3 in every seed. The recipe
 # had not changed, but a member's seed follows its position in the grid, so adding $n_{\rm i.d.} = 28$ gave the
 # $n_{\rm i.d.} = 40$ point new members: two left the plateau only after step 7000 and one memorised its tasks.
-# Counting every $n_{\rm i.d.} = 40$ member trained at `cpu` with this recipe (the two-point grid's seeds 0–4 in the
-# history table above, the three-point grid's seeds 0–5 in the record below), seven of eleven solved unseen tasks. The
-# o.o.d. phase at $n_{\rm i.d.} = 40$ is a coin with a slight bias, not a property of the recipe.
+# The members at $n_{\rm i.d.} = 40$ trained at `cpu` with this recipe come from two sources that should not be
+# mixed up: of the two-point grid's five (seeds 0–4, the history table above at commit `d03dc45`, no record), four
+# solved unseen tasks; of the three-point grid's six (seeds 0–5, the record at commit `39be919` in the appendix),
+# three did. Either way, the o.o.d. phase at $n_{\rm i.d.} = 40$ is close to a coin flip at this scale, not a property
+# of the recipe.
 #
 # We tried two levers on seeds 4 and 5, on the grid $n_{\rm i.d.} \in \{28, 40\}$ (the member at 8 memorises in
 # every record, so the pilots skip it), each recorded with its overrides in the appendix:
@@ -475,13 +508,18 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # Each pilot took 45 minutes for both seeds (two one-thread processes). Both gave the same split: seed 5's
 # $n_{\rm i.d.} = 40$ member (key 407452164) solved unseen tasks and seed 4's did not. Seed 4's is the member (key
 # 2405928847) that memorised at the profile's recipe in the two-point grid's seed 4 above, so the pilots gave the
-# failing member two more chances, and it failed all three. Read from the run store of the pilots
-# (history, at commit `3f8b8bc`): with weight decay 2, seed 4's member sat near i.d.-train 0.4 from step 3000 to
-# step 8000 and had not finished learning its own tasks at the end; with batch 256 the same member (same tasks, same
-# initialisation) left that plateau at step 3000, learned its tasks, and memorised them, staying near 0.3 on unseen
-# ones. At $n_{\rm i.d.} = 28$ every pilot member ended below τ on unseen tasks; one (weight decay 2, seed 4) first
-# solved them (o.o.d.-train 0.65 at step 2000) and then lost most of it to memorisation (0.38 at the end); the
-# three-point grid's seed-1 member at 28 did the same at weight decay 1 but ended just above τ. So neither lever
+# failing member two more chances, and it failed all three.
+#
+# :::{admonition} History, at commit `3f8b8bc`: read from the run store of the two pilots' records
+# With weight decay 2, seed 4's member sat near i.d.-train 0.4 from step 3000 to step 8000 and had not finished
+# learning its own tasks at the end; with batch 256 the same member (same tasks, same initialisation) left that
+# plateau at step 3000, learned its tasks, and memorised them, staying near 0.3 on unseen ones. At
+# $n_{\rm i.d.} = 28$ every pilot member ended below τ on unseen tasks; one (weight decay 2, seed 4) first solved them
+# (o.o.d.-train 0.65 at step 2000) and then lost most of it to memorisation (0.38 at the end); the three-point
+# grid's seed-1 member at 28 did the same at weight decay 1 but ended just above τ.
+# :::
+#
+# So neither lever
 # beats the profile's recipe on the seeds that decide, and the profile keeps it: a larger batch or a stronger decay
 # changes when the model leaves the plateau, not which solution it finds. What we did not try, for lack of CPU
 # time: schedules longer than 10 000 steps (the members that left the plateau late were still rising), and
@@ -499,14 +537,18 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # introduction counts it: 1b, 1f and 3 hold in 3 of 6 seeds (3, 4 and 5), 1a and 1c in 6 of 6, 4a in 5, 4b in 2,
 # and claim 2 in none, for the reason given below. The recipe does not reach the 5 of 6 we aimed for, and neither
 # pilot did better on the seeds that decide, so the chapter states the measured count. In each failing seed the
-# $n_{\rm i.d.} = 40$ member **memorised**: it learned its own tasks (i.d.-train 0.95–1.00, claim 1c) while unseen
-# tasks stayed near 0.3. Read from the run store of the record's models (history, at commit `39be919`): seed 1's
+# $n_{\rm i.d.} = 40$ member **memorised**.
+#
+# :::{admonition} History, at commit `39be919`: the `cpu` record, and the run store of its models
+# In seeds 0, 1 and 2 the $n_{\rm i.d.} = 40$ member learned its own tasks (i.d.-train 0.95–1.00, claim 1c) while
+# unseen tasks stayed near 0.3 (1b: 0.33, 0.25, 0.31). Read from the run store of the record's models: seed 1's
 # member left the plateau at step 3000 and memorised at once; seeds 0 and 2 left it only after step 7000 and
 # memorised on the way, so a longer schedule might have changed those two, which we did not try. In the passing
 # seeds o.o.d.-train rose together with i.d.-train (seed 5: i.d. 0.70 / o.o.d. 0.36 at step 5000, 0.95 / 0.79 at
 # 6000). At $n_{\rm i.d.} = 28$ four of six members ended below τ on unseen tasks (seeds 1 and 4 solved them);
 # seed 5's reached 0.49 at step 2000 and memorised down to 0.25, so its grid (8 and 28 unsolved, 40 solved) shows
 # the threshold 1f asks for.
+# :::
 #
 # ### How we test the claims, and what changed (December 2026)
 #
@@ -518,32 +560,44 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # - **1b** now gives $n_{\rm i.d.}$ as a share of the $p^2$ tasks beside the paper's 15–30 %: our 40 tasks are
 #   82 % of 49, so 1b says that the model solves unseen tasks, not that the threshold sits where the paper's does.
 # - **2** was "depth-1 o.o.d.-train < τ ≤ depth-2 o.o.d.-train". The depth-1 control never learned even its own
-#   tasks (i.d.-train ≈ 0.3 in seeds 0–4), so its failing o.o.d. said nothing about generalisation. Claim 2 now also
-#   asks that the depth-1 model learned its tasks (i.d.-train ≥ τ), and fails if it did not.
-#   We looked for what the control needs to learn its tasks, on the `cpu` point of seed 0 ($n_{\rm i.d.} = 40$,
-#   member key 1856302979), through the library's trainer with a 3000-step schedule, last-shot i.d.-train /
-#   o.o.d.-train: width 64 with 8 heads (so that the heads can fetch two whole examples and the query) 0.26 / 0.17;
-#   width 128 with 8 heads (a wider MLP to combine them) 0.27 / 0.14. The `cpu` controls of seeds 0–4 (width 64,
-#   4 heads, 10 000 steps) sat at about 0.3. Every one stays at the best a learner can do from one example and the
-#   query, 0.28 on these 40 tasks (`one_example_accuracy`), so neither heads, width nor steps, in the amounts we
-#   can afford, let one block learn its tasks. The control keeps the grid's recipe (`control_embd` is there to try
+#   tasks (in the two-point grid's seeds 0–4, history below), so its failing o.o.d. said nothing about
+#   generalisation. Claim 2 now also asks that the depth-1 model learned its tasks (i.d.-train ≥ τ), and fails if it
+#   did not. We looked for what the control needs to learn its tasks, on the `cpu` point of seed 0
+#   ($n_{\rm i.d.} = 40$, member key 1856302979), through the library's trainer with a 3000-step schedule:
+#
+#   :::{admonition} History, at commit `c4b22e8`: the depth-1 control pilots
+#   Last-shot i.d.-train / o.o.d.-train: width 64 with 8 heads (so that the heads can fetch two whole examples and
+#   the query) 0.26 / 0.17; width 128 with 8 heads (a wider MLP to combine them) 0.27 / 0.14. The `cpu` controls of
+#   the two-point grid's seeds 0–4 (width 64, 4 heads, 10 000 steps) sat at about 0.3. Every one stays at the best a
+#   learner can do from one example and the query, 0.28 on these 40 tasks (`one_example_accuracy`).
+#   :::
+#
+#   So neither heads, width nor steps, in the amounts we can afford, let one block learn its tasks. The control
+#   keeps the grid's recipe (`control_embd` is there to try
 #   a wider one), and claim 2 stays expected at `cpu`, where we expect it to **fail for this reason**: at our scale
 #   we cannot show the paper's depth contrast between two models that both learned their tasks.
-# - **4a** was "accuracy where ratio matching applies minus where it does not > 0.1, mean over 1–3 shots" over all
-#   contexts. After one example, or collinear ones, the answer off their line is undetermined, so a learner that
-#   infers the task exactly, and does no ratio matching, shows that gap too (0.86, 0.14 and 0.02 at 1, 2 and 3 shots
-#   in the review's simulation at $p = 7$): the old criterion passed it. 4a now reads the gap at 2–3 shots on
-#   contexts that determine the task, where the exact learner's gap is zero (a unit test checks both). The first
-#   `ci` run of that criterion (seeds 0–9, at commit 5960b12) found a gap of 0.11 in seed 6 from a model at chance
-#   on unseen tasks (o.o.d.-train 0.13): a small bias, not ratio matching. So 4a also asks that the model be right
-#   on at least τ of the queries where ratio matching applies; this tightening was committed before any `cpu` run.
+# - **4a** was a lower bound on "accuracy where ratio matching applies minus where it does not", averaged over 1–3
+#   shots, over all contexts. After one example, or collinear ones, the answer off their line is undetermined, so a
+#   learner that infers the task exactly, and does no ratio matching, shows that gap too, and the old criterion
+#   passed it (history below). 4a now reads the gap at 2–3 shots on contexts that determine the task, where the
+#   exact learner's gap is zero (a unit test checks both). The first `ci` run of that criterion found a gap in one
+#   seed from a model at chance on unseen tasks (history below): a small bias, not ratio matching. So 4a also asks
+#   that the model be right on at least τ of the queries where ratio matching applies; this tightening was
+#   committed before any `cpu` run.
+#
+#   :::{admonition} History, at commits `b752282` and `5960b12`
+#   The old criterion asked for a gap above 0.1. In the review's simulation at $p = 7$ (committed with the new
+#   criterion in `b752282`) the exact learner's gap over all contexts was 0.86, 0.14 and 0.02 at 1, 2 and 3 shots.
+#   The first `ci` run of the new criterion (seeds 0–9, at `5960b12`) found a gap of 0.11 in seed 6 from a model at
+#   chance on unseen tasks (o.o.d.-train 0.13).
+#   :::
 # - **4b** is new: the paper's shift from ratio matching to modular regression. The few-shot gap of 4a must exist
 #   (by 4a's criterion) and be at most half as large at the last two shots. The exact learner fails it (no gap to begin with),
 #   and so does a ratio matcher that never shifts.
-# - **5** was "peak − final o.o.d.-test accuracy > 0.05", which noise around a low curve passes. It now asks for a
-#   peak ≥ τ, then a fall of at least 0.1 while i.d.-train stays ≥ τ at every evaluation from the peak on, so that
-#   the fall is neither noise (the largest of about 40 noisy evaluations sits some 0.03 above the curve) nor a
-#   collapse of training.
+# - **5** was a small lower bound on "peak − final o.o.d.-test accuracy", which noise around a low curve passes. It
+#   now asks for a peak ≥ τ, then a fall of at least 0.1 while i.d.-train stays ≥ τ at every evaluation from the peak
+#   on, so that the fall is neither noise (the largest of some forty noisy evaluations sits well above the curve) nor
+#   a collapse of training.
 # - **Kinds.** 1c (every grid model learned its own tasks) checks our training, which the phase diagram needs; the
 #   paper does not state it as a result, so it is a *check*. The others are the paper's results.
 #

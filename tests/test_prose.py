@@ -76,6 +76,8 @@ PAPER_CONSTANTS: list[Allowed] = [
     Allowed("03_layer_causality.py", "GPT-2's std 0.02 at width 2048", "Bar Natan et al. 2023: the 1.3B model's "
             "width 2048; GPT-2's initialisation std 0.02 (Radford et al. 2019)"),
     Allowed("03_layer_causality.py", r"$0.02\sqrt{2048} \approx 0.9$", "arithmetic on the two constants above"),
+    Allowed("04_modular_arithmetic.py", "15–30 %", "He et al. 2024: the i.d. → o.o.d. transition between "
+            "n_i.d. = 128 and 256 of the 841 tasks at p = 29"),
 ]
 BOOK_CONSTANTS: list[Allowed] = [
     # chapter 2
@@ -94,6 +96,20 @@ BOOK_CONSTANTS: list[Allowed] = [
     Allowed("03_layer_causality.py", "|ICL − ZS| < 0.1", "chapters/03_layer_causality.py", ("gap_icl, below(0.1)",)),
     Allowed("03_layer_causality.py", "a difference of at most 0.05", "chapters/03_layer_causality.py",
             ("above(-0.05)",)),
+    # chapter 4; the shares are n_i.d. / p² of the `cpu` grid (p = 7, 49 tasks)
+    Allowed("04_modular_arithmetic.py", r"$\beta_2 = 0.98$", "chapters/04_modular_arithmetic.py", ("(0.9, 0.98)",)),
+    Allowed("04_modular_arithmetic.py", r"at one $\alpha = 0.8$", "iclbook/chapters/modular_arithmetic.py",
+            ("[0.8], [0.8]",)),
+    Allowed("04_modular_arithmetic.py", "GPT-2's N(0, 0.02²)", "iclbook/models/gpt.py", ("every weight N(0, 0.02²)",)),
+    Allowed("04_modular_arithmetic.py", "16 % and 82 % of the tasks", "iclbook/chapters/modular_arithmetic.py",
+            ("[8, 28, 40]",)),
+    Allowed("04_modular_arithmetic.py", r"$n_{\rm i.d.} = 28$ (57 %)", "iclbook/chapters/modular_arithmetic.py",
+            ("[8, 28, 40]",)),
+    Allowed("04_modular_arithmetic.py", "57 % (28 of 49 tasks) or 82 % (40)", "iclbook/chapters/modular_arithmetic.py",
+            ("[8, 28, 40]",)),
+    Allowed("04_modular_arithmetic.py", "82 % of 49", "iclbook/chapters/modular_arithmetic.py", ("[8, 28, 40]",)),
+    Allowed("04_modular_arithmetic.py", "a fall of at least 0.1", "iclbook/experiments/modular_arithmetic_claims.py",
+            ("DECLINE = 0.1",)),
 ]
 ALLOWED = PAPER_CONSTANTS + BOOK_CONSTANTS
 
