@@ -110,6 +110,26 @@ BOOK_CONSTANTS: list[Allowed] = [
     Allowed("04_modular_arithmetic.py", "82 % of 49", "iclbook/chapters/modular_arithmetic.py", ("[8, 28, 40]",)),
     Allowed("04_modular_arithmetic.py", "a fall of at least 0.1", "iclbook/experiments/modular_arithmetic_claims.py",
             ("DECLINE = 0.1",)),
+    # chapter 5
+    Allowed("05_multi_concept.py", r"\lVert v\rVert = 0.8$", "iclbook/tasks/concepts.py", ("v_norm: float = 0.8",)),
+    Allowed("05_multi_concept.py", r"$\langle a_k^+, a_k^-\rangle = 0.36$", "iclbook/tasks/concepts.py",
+            ("v_norm: float = 0.8", "<a_k^+, a_k^-> = |u|² - |v|²")),
+    Allowed("05_multi_concept.py", r"$0.3\,I$", "iclbook/models/concept.py", ("kq_init: float = 0.3",)),
+    Allowed("05_multi_concept.py", r"W_{KQ} - 0.3 I$", "iclbook/models/concept.py", ("kq_init: float = 0.3",)),
+    Allowed("05_multi_concept.py", "from the last step above 0.3", "iclbook/experiments/multi_concept_claims.py",
+            ("START = 0.3",)),
+    Allowed("05_multi_concept.py", "be at least 0.7", "iclbook/experiments/multi_concept_claims.py",
+            ("RATIO_MIN = 0.7",)),
+    Allowed("05_multi_concept.py", "a median $R^2$ above 0.9", "iclbook/experiments/multi_concept_claims.py",
+            ("R2_MIN = 0.9",)),
+    Allowed("05_multi_concept.py", "asked for $R^2 > 0.9$ alone", "iclbook/experiments/multi_concept_claims.py",
+            ("R2_MIN = 0.9  # claim 1b: the log-linear fit's median R² (the old criterion, kept)",)),
+    Allowed("05_multi_concept.py", r"$\propto 0.5^k$", "iclbook/experiments/multi_concept.py",
+            ("skewed_probs(self.K, 0.5,",)),
+    Allowed("05_multi_concept.py", "from 0.2 to 0.002", "iclbook/experiments/multi_concept.py",
+            ("EPS = np.array([0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])",)),
+    Allowed("05_multi_concept.py", "(check 5 asks for more than 0.9)", "iclbook/experiments/multi_concept_claims.py",
+            ('laws])), above(0.9)',)),
 ]
 ALLOWED = PAPER_CONSTANTS + BOOK_CONSTANTS
 
