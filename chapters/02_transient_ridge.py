@@ -252,11 +252,11 @@ ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, �
               detail="; ".join(f"M = {k}: {'dMMSE' if end_near[k] else 'ridge'}" for k in finite), kind="paper")
 
 # %% [markdown]
-# *How we test claim 3b (changed in December 2026, before the runs that test it).* It read the closest approach
-# to ridge in the PCA plane over the final distance, against a fixed bound, from the second checkpoint on. It held where the OOD
-# loss barely rose and failed where the transient was strongest: the first checkpoints, where a near-zero predictor
-# passes near ridge's projection, counted; two components dropped most of the difference; and a model ending near
-# the boundary made the denominator small. It now reads the full probe space from 2% of training on, counts only
+# *How we test claim 3b (changed in December 2026, before the runs that test it).* It read the closest approach to
+# ridge in the PCA plane over the final distance, against a fixed bound, from the second checkpoint on. It held where
+# the OOD loss barely rose and failed where the transient was strongest: the first checkpoints, where a near-zero
+# predictor passes near ridge's projection, counted; two components dropped most of the difference; and a model ending
+# near the boundary made the denominator small. It now reads the full probe space from 2% of training on, counts only
 # checkpoints that were on ridge's side and near ridge, and is normalised by the ridge–dMMSE$_M$ distance
 # (`tests/test_readouts.py`: a straight path to dMMSE$_M$ and a visit to ridge that never leaves fail it).
 #
@@ -465,10 +465,10 @@ ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 # **Claim 1d is expected only at `gpu` (decided December 2026).** The one knob no earlier pilot had touched was the
 # peak learning rate: the profile's 3e-3 matches the Timaeus width-64 runs, Raventós et al.'s example configuration
 # and our `gpu` profile use 1e-3. The pilot (recorded below as *lr 1e-3 (issue 23 pilot)*, seeds 0 and 1, the
-# profile otherwise unchanged) was to be adopted if it held 1d and 2b together in both seeds. It brought
-# $M = \infty$ within claim 1d's bound of ridge in both seeds, but the transient's 2b held in seed 0 only, so the profile keeps
-# 3e-3 and 1d moves to `gpu`: at this scale, whatever fits ridge better also tends to weaken the transient, and
-# no CPU setting we tried held both in every seed. The `cpu` seeds recorded since under today's code (trained at
+# profile otherwise unchanged) was to be adopted if it held 1d and 2b together in both seeds. It brought $M = \infty$
+# within claim 1d's bound of ridge in both seeds, but the transient's 2b held in seed 0 only, so the profile keeps
+# 3e-3 and 1d moves to `gpu`: at this scale, whatever fits ridge better also tends to weaken the transient, and no CPU
+# setting we tried held both in every seed. The `cpu` seeds recorded since under today's code (trained at
 # one thread each, points "cpu profile" in the figure) land on both sides of the line again: 1d held in each of
 # them, 2b in all but the seed whose transient was weak. So the trade-off is a matter of where a seed lands, and 1d
 # stays a `gpu` claim that a CPU run often shows, as the records count.

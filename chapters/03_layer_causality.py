@@ -403,13 +403,13 @@ if P.n_families > 1:
 #
 # The `gpu` profile (eight layers, width 256, six task families) has not been run: no GPU has been available to us.
 #
-# *How we test claims 4 and 5 (changed in December 2026, before the runs that test them).* 4a and 4b asked for a
-# mean LCGD − GD difference above 0 over the seeds; per-seed values change sign (in the history above, two to four
-# seeds of six were positive), so six seeds decided the sign by luck. They now ask for the mean to lie more than one standard error above 0
-# ($t > 1$). 5a asked that GD's gradient norms decay toward the lower layers, which is our spec's expectation, not
-# the paper's statement, and averaged over all fine-tuning steps, which mixes in the learning rate. It now states
-# what the paper's text says (LCGD's norms exceed GD's), below the top layer, at the first fine-tuning step where both
-# start from the same weights; GD's own layer profile is shown above, not claimed.
+# *How we test claims 4 and 5 (changed in December 2026, before the runs that test them).* 4a and 4b asked for a mean
+# LCGD − GD difference above 0 over the seeds; per-seed values change sign (in the history above, two to four seeds of
+# six were positive), so six seeds decided the sign by luck. They now ask for the mean to lie more than one standard
+# error above 0 ($t > 1$). 5a asked that GD's gradient norms decay toward the lower layers, which is our spec's
+# expectation, not the paper's statement, and averaged over all fine-tuning steps, which mixes in the learning rate.
+# It now states what the paper's text says (LCGD's norms exceed GD's), below the top layer, at the first fine-tuning
+# step where both start from the same weights; GD's own layer profile is shown above, not claimed.
 #
 # *What the first `cpu` seeds under these criteria say (records in the appendix).* 5a and 5b held in every seed.
 # 4a and 4b held in one seed of three: the six internal seeds' mean LCGD − GD difference was more than one standard

@@ -444,13 +444,13 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # | 1 (1288747847) | 0.54 / 0.30 | 0.98 / 0.70 | 1.00 / 0.70 | 1.00 / 0.73 | 1.00 / 0.70 |
 # | 2 (1690809793) | 0.42 / 0.30 | 0.45 / 0.35 | 0.98 / 0.52 | 1.00 / 0.60 | 1.00 / 0.60 |
 #
-# The longer schedule keeps the learning rate high for longer: every model left the plateau and learned its tasks
-# by step 6000, and each passed τ = 0.5 on unseen tasks. These were the two-point grid's members; on today's
-# three-point grid a member's seed follows its position, so `cpu` seeds 0–2 train other members at
-# $n_{\rm i.d.} = 40$, and those fail 1b (the record in the appendix; see "Two recipes tried" below). The `cpu`
-# profile then ran this schedule (`steps` 10 000, `n_ckpt` 10) for the three models its claims needed: the two
-# grid points and the depth-1 control. Its ledgers for seeds 0, 1, 2, 3, 4 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3 4`; the page
-# *How often do the claims hold?* shows the latest table), last-shot accuracies after training:
+# The longer schedule keeps the learning rate high for longer: every model left the plateau and learned its tasks by
+# step 6000, and each passed τ = 0.5 on unseen tasks. These were the two-point grid's members; on today's three-point
+# grid a member's seed follows its position, so `cpu` seeds 0–2 train other members at $n_{\rm i.d.} = 40$, and those
+# fail 1b (the record in the appendix; see "Two recipes tried" below). The `cpu` profile then ran this schedule
+# (`steps` 10 000, `n_ckpt` 10) for the three models its claims needed: the two grid points and the depth-1 control.
+# Its ledgers for seeds 0, 1, 2, 3, 4 (`iclbook seeds 04 --profile cpu --seeds 0 1 2 3 4`; the page *How often do the
+# claims hold?* shows the latest table), last-shot accuracies after training:
 #
 # | seed | $n_{\rm i.d.} = 8$: i.d.-train / o.o.d.-train (1a) | $n_{\rm i.d.} = 40$: o.o.d.-train (1b) | o.o.d.-test (1d) | depth 1: o.o.d.-train (old 2) | rise with shots (3) | ratio-matching gap, all contexts (old 4) |
 # |---|---|---|---|---|---|---|
