@@ -31,9 +31,10 @@
 #
 # **What this chapter does not test.** The paper's phase diagram spans two axes, the number of pretraining tasks
 # and the fraction $\alpha$ of inputs seen in training. Our `ci` and `cpu` profiles train one $\alpha$, so they map
-# the $n_{\rm i.d.}$ axis only; the `gpu` profile's grid has four values of $\alpha$, but it has never run. The
-# paper's phase diagram is of a six-layer model, ours of two blocks (below). And *skill composition*, the other half
-# of the paper's title, is not tested here at all: no claim of the ledger is about it.
+# the $n_{\rm i.d.}$ axis only; the `gpu` profile's grid has four values of $\alpha$, but no claim reads how the
+# phases move with $\alpha$ (1e and 1f take the best $\alpha$ at each $n_{\rm i.d.}$). The paper's phase diagram is
+# of a six-layer model, ours of two blocks (below). And *skill composition*, the other half of the paper's title,
+# is not tested here at all: no claim of the ledger is about it.
 #
 # *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
 # {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
@@ -316,8 +317,8 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #   o.o.d. A two-block model may place the phases elsewhere than a six-block one does, so 1a–1f test the phases
 #   at depth 2, not the paper's diagram itself.
 # - **One $\alpha$, no skill composition.** `ci` and `cpu` train one fraction of inputs, so the diagram's $\alpha$ axis
-#   is not tested there (the `gpu` grid has four values, never run), and the paper's skill-composition results are
-#   not tested at any profile.
+#   is not tested there; the `gpu` grid has four values, but no claim reads the phases' dependence on $\alpha$.
+#   The paper's skill-composition results are not tested at any profile.
 # - **Positions and biases (`pos`, `bias`).** The paper's blocks use rotary position embeddings and no biases; the
 #   `gpu` profile keeps them. The `ci` and `cpu` profiles use learned positions and linear and LayerNorm biases:
 #   with RoPE, or without biases, the CPU-sized models were still on the $\ln p$ plateau after 2500–3500 steps
