@@ -238,7 +238,8 @@ def family_member(point: dict, seed: int, profile: str, **overrides: Any) -> dic
     seeds = rng.member_seeds(P.seed, P.seeds)
     main = {s: X.run(s) for s in seeds}
     s0 = seeds[0]
-    # the chapter's ledger cells, in its order (chapters/05_multi_concept.py, "sm = summarise(main)" on)
+    # chapters/05_multi_concept.py's ledger computations, repeated: from `bayes = bayes_error(...)` through the
+    # claim cells (1a-3b), the control and `ood_results` (4a, 4b) to the main runs' `efficiency` (5)
     bayes = bayes_error(P.L, P.eta)
     sm = summarise(main)
     final = list(sm.final.values())
