@@ -2,7 +2,7 @@
 
 The chapter checks every claim on one prompt model we designed (an exactly orthogonal dictionary, a per-prompt
 label polarity, W_KQ started at a positive multiple of the identity, little word noise). Each variant below changes
-one of those choices, by composing the chapter's own classes and functions, so that a study (`STUDIES`) can say
+one of those choices, by composing the chapter's own classes and functions, so that a study (`multi_concept_studies`) can say
 which claims depend on which choice. `family_member` is one member of that study: one chapter-5 run of a variant at
 a profile's parameters, read with the chapter's own claim functions.
 """
@@ -264,32 +264,4 @@ def family_member(point: dict, seed: int, profile: str, **overrides: Any) -> dic
     return out
 
 
-KEEP = tuple(f"{c}_{what}" for c in CLAIMS for what in ("value", "holds"))
-
-# The study, with exactly the fields of `iclbook.evidence.studies.Study` (the lead's contract).
-FAMILY_STUDY: dict[str, Any] = dict(
-    name="data-model-family",
-    chapter="05",
-    profile="ci",  # most of the ledger holds at ci in every recorded seed (results/05_multi_concept/ci-plain.json)
-    points=tuple({"variant": name} for name in VARIANTS),
-    members=3,
-    member="iclbook.experiments.multi_concept_family:family_member",
-    keep=KEEP,
-    success="1a_holds",  # the paper's headline: the 0-1 error reaches the Bayes error
-    claims=(),
-    first_seed=0,  # members are the chapter's seeds 0, 1, 2 (the chapter's own point repeats its recorded runs)
-    description="Chapter 5's ledger on the chapter's data model and on variants that each change one of its "
-                "choices: " + "; ".join(f"{v.name}: {v.reason}" for v in VARIANTS.values()) + ".",
-)
-
-
-def _studies() -> dict[str, Any]:
-    """``STUDIES`` for the lead's registry; a plain dict of the fields until `iclbook.evidence.studies` exists."""
-    try:
-        from ..evidence.studies import Study
-    except ImportError:
-        return {FAMILY_STUDY["name"]: FAMILY_STUDY}
-    return {FAMILY_STUDY["name"]: Study(**FAMILY_STUDY)}
-
-
-STUDIES = _studies()
+KEEP = tuple(f"{c}_{what}" for c in CLAIMS for what in ("value", "holds"))  # what a member returns
