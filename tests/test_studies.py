@@ -139,3 +139,10 @@ def test_chapter_4_studies_are_declared_with_fresh_seeds():
     assert ms.adopted(rec) == ("constant-lr", True)  # shared-xy solves as often but costs 1.5x
     rec["points"][1]["k"] = 4
     assert ms.adopted(rec) == ("today", False)  # one more solver is not enough
+
+
+def test_a_chapter_section_shows_the_recorded_study_or_how_to_record_it(toy_study):
+    study, run = toy_study
+    assert "not recorded yet: run `iclbook study 04 toy`" in studies.section("04_modular_arithmetic", "toy")
+    run.run_study("04", "toy")
+    assert "| x = 2 | 3 of 3 |" in studies.section("04_modular_arithmetic", "toy")

@@ -9,6 +9,7 @@ several sittings and machines; a member from other code (another fingerprint) is
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -160,6 +161,21 @@ def rate_at(x: str, end: str, key: str, at_least: float, min_n: int) -> Callable
         value = f"{k}/{n} [{lo:.2f}, {hi:.2f}] at {x} = {row['point'][x]}"
         return value, n >= min_n and k / n >= at_least
     return evaluate
+
+
+def load(slug: str, name: str) -> dict | None:
+    """The recorded study ``name`` of a chapter (``results/<slug>/study-<name>.json``), or None."""
+    path = records.results_dir() / slug / f"study-{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def section(slug: str, name: str) -> str:
+    """A recorded study as a chapter shows it (``markdown``), or how to record it when there is none yet."""
+    record = load(slug, name)
+    if record is None:
+        return (f"*Study `{name}` not recorded yet: run `iclbook study {slug[:2]} {name}` from a clean tree and "
+                "commit `results/" + slug + f"/study-{name}.json`.*")
+    return markdown(record)
 
 
 def is_stale(record: dict) -> bool:
