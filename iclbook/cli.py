@@ -1,5 +1,5 @@
-"""``iclbook run | seeds | book | list | clean``: run chapters, rerun them per seed, build the book, show parameters,
-clear outputs."""
+"""``iclbook run | seeds | study | book | list | clean``: run chapters, rerun them per seed, run studies, build the
+book, show parameters, clear outputs."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ import sys
 
 from .chapters import CHAPTERS, get
 from .profiles import PROFILES, ParameterError
-from .records import RecordError
+from .evidence.records import RecordError
 
 
 def _value(text: str):
@@ -100,6 +100,31 @@ EXECUTOR_HELP = ("where sweep members train: inline, local:N (N worker processes
                  "the machine's measured default); results do not depend on it")
 
 
+def cmd_study(args) -> int:
+    from .evidence.studies import StudyError, point_key
+    from .studies_run import find, registry, run_study
+
+    chapter = get(args.chapter)
+    if not args.name:
+        for (cid, name), st in sorted(registry().items()):
+            if cid == chapter.id:
+                print(f"{name}: {st.description} ({len(st.points)} points x {st.members} members at {st.profile})")
+        return 0
+    if args.members is not None and args.members < 1:
+        raise ParameterError(f"--members: got {args.members}, allowed: an integer >= 1")
+    try:
+        find(chapter.id, args.name)
+        record = run_study(chapter.id, args.name, members=args.members, restart=args.restart)
+    except (ValueError, StudyError) as err:
+        raise ParameterError(str(err)) from err
+    for row in record["points"]:
+        lo, hi = row["interval"]
+        print(f"  {point_key(row['point'])}: {row['k']} of {row['n']} [{lo:.2f}, {hi:.2f}]")
+    for c in record["claims"]:
+        print(f"  claim {c['id']}: {c['value']} -> {'holds' if c['holds'] else 'does not hold'}")
+    return 0
+
+
 def _choose_executor(args) -> None:
     """``--executor`` sets ``ICLBOOK_EXECUTOR`` for the kernels; a bad value (flag or variable) fails here, before
     any chapter starts."""
@@ -108,7 +133,7 @@ def _choose_executor(args) -> None:
     try:
         if getattr(args, "executor", None):
             os.environ[executor.ENV] = str(executor.parse(args.executor))
-        if args.command in ("run", "seeds", "book"):
+        if args.command in ("run", "seeds", "book", "study"):
             executor.current()
     except ValueError as err:
         raise ParameterError(str(err)) from err
@@ -152,6 +177,16 @@ def parser() -> argparse.ArgumentParser:
                     help="run N seeds at once, each in a Dask worker with one CPU thread and its chapter's sweeps "
                          "inline (on two cores: --parallel 2)")
     sd.set_defaults(func=cmd_seeds)
+
+    st = sub.add_parser("study", help="train a study's missing members and keep each in results/ as it finishes")
+    st.add_argument("chapter", help="chapter id (04), name or slug")
+    st.add_argument("name", nargs="?", help="the study (omit to list the chapter's studies)")
+    st.add_argument("--members", type=int, metavar="N", help="members per point (default: the declaration's; more "
+                    "extends a recorded study)")
+    st.add_argument("--restart", action="store_true", help="start the record anew (needed when the code its members "
+                    "ran has changed)")
+    st.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
+    st.set_defaults(func=cmd_study)
 
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")
     bk.add_argument("--profile", choices=PROFILES, help="parameter profile (default: gpu with CUDA, else cpu)")

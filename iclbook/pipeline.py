@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from . import claims as claims_mod
-from . import records
 from .chapters import CHAPTERS, Chapter
 from .paths import book_dir, outputs_dir, repo_root
-from .seeds import robustness_page
+from .evidence import records
+from .evidence.pages import robustness_page
 from .status import status_page
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")

@@ -2,9 +2,10 @@
 
 ``iclbook seeds 04 --profile cpu --seeds 0 1 2`` runs the chapter once per seed, each into its own build folder
 (``<build>/seeds/<slug>/<profile>-<variant>/seed-<s>``, the variant naming the overrides) while sharing the run
-store, and writes a claim × seed table as JSON and Markdown to ``<build>/seeds/<slug>-<profile>-<variant>.{json,md}``.
-``--record`` also keeps it in the repository's ``results/`` (``iclbook.records``). The book's robustness page shows
-every record and the tables of the current build folder.
+store, and writes a claim × seed table (``iclbook.evidence.tables``) as JSON and Markdown to
+``<build>/seeds/<slug>-<profile>-<variant>.{json,md}``.
+``--record`` also keeps it in the repository's ``results/`` (``iclbook.evidence.records``). The book's robustness
+page (``iclbook.evidence.pages``) shows every record and the tables of the current build folder.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from . import claims as claims_mod
-from . import records
 from .atomic import atomic_write_text
-from .chapters import CHAPTERS, Chapter
+from .chapters import Chapter
+from .evidence import records
+from .evidence.tables import markdown, seed_table
 from .paths import build_dir, outputs_dir, store_root, using
 
 
@@ -135,76 +137,3 @@ def execute_seed(chapter: Chapter, profile: str, params: dict, folder: str, stor
             execute(chapter, profile, params, force=force)
         except Exception as err:  # noqa: BLE001 - reported in the table
             atomic_write_text(path / ERROR_FILE, _one_line(err))
-
-
-def seed_table(chapter: Chapter, profile: str, params: dict, runs: dict[int, dict]) -> dict:
-    """{claims: [{id, statement, kind, expected_at, per_seed: {seed: {value, holds}}, holds_k, n}], seeds, errors}."""
-    order: list[str] = []
-    info: dict[str, dict] = {}
-    for s, data in runs.items():
-        for c in data.get("claims", []):
-            if c["id"] not in info:
-                order.append(c["id"])
-                info[c["id"]] = {"id": c["id"], "statement": c["statement"], "criterion": c["criterion"],
-                                 "kind": c.get("kind", "paper"), "expected_at": c["expected_at"], "per_seed": {}}
-            info[c["id"]]["per_seed"][str(s)] = {"value": c["value"], "holds": c["holds"]}
-    n = len(runs)
-    for row in info.values():
-        row["holds_k"] = sum(v["holds"] for v in row["per_seed"].values())
-        row["n"] = n
-    return {"chapter": chapter.id, "slug": chapter.slug, "title": chapter.title, "profile": profile,
-            "params": params, "seeds": list(runs), "claims": [info[i] for i in order],
-            "errors": {str(s): d["error"] for s, d in runs.items() if "error" in d},
-            "seconds": {str(s): d.get("seconds") for s, d in runs.items()},
-            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-
-
-def markdown(table: dict) -> str:
-    """The claim × seed table: each claim's value per seed (✓ holds, ✗ not) and "holds in k of n"."""
-    seeds = [str(s) for s in table["seeds"]]
-    over = ", ".join(f"{k} = {v!r}" for k, v in table["params"].items()) or "none"
-    lines = [f"**{table['chapter']}. {table['title']}** at `{table['profile']}` (overrides: {over}; finished "
-             f"{table['finished']})", "",
-             "| claim | kind | expected at | " + " | ".join(f"seed {s}" for s in seeds) + " | holds in |",
-             "|---|---|---|" + "---|" * len(seeds) + "---|"]
-    for row in table["claims"]:
-        cells = []
-        for s in seeds:
-            v = row["per_seed"].get(s)
-            cells.append("–" if v is None else f"{claims_mod.fmt_value(v['value'])} {'✓' if v['holds'] else '✗'}")
-        lines.append(f"| {row['id']}: {row['statement']} | {row.get('kind', 'paper')} | {', '.join(row['expected_at'])} | "
-                     + " | ".join(cells) + f" | {row['holds_k']} of {row['n']} |")
-    lines += ["", kind_summary(table)]
-    for s, err in table["errors"].items():
-        lines.append(f"\nSeed {s} did not finish: `{err}`")
-    return "\n".join(lines)
-
-
-def kind_summary(table: dict) -> str:
-    """Per kind: how many claims held in every seed, among those expected at the table's profile."""
-    parts = []
-    for kind in claims_mod.KINDS:
-        rows = [r for r in table["claims"] if r.get("kind", "paper") == kind and table["profile"] in r["expected_at"]]
-        if rows:
-            every = sum(r["holds_k"] == r["n"] for r in rows)
-            parts.append(f"{kind}: {every} of {len(rows)} expected at `{table['profile']}` hold in every seed")
-    return ("; ".join(parts) + ".") if parts else ""
-
-
-def robustness_page() -> str:
-    """Every record in ``results/``, grouped by chapter and profile, newest first, each with its provenance and
-    staleness; then any claim × seed table of the current build folder, newest first."""
-    parts = []
-    for ch in CHAPTERS:
-        recs = records.load_all(ch.slug)
-        for profile in sorted({r["profile"] for r in recs}, key=lambda p: ["cpu", "ci", "gpu"].index(p)):
-            parts.append(f"## {ch.id}. {ch.title} at `{profile}`\n")
-            parts += [records.markdown(r) for r in recs if r["profile"] == profile]
-    tables = sorted((build_dir() / "seeds").glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    if tables:
-        parts.append("## Tables computed in this build folder (not recorded)\n")
-        parts += [markdown(json.loads(p.read_text())) for p in tables]
-    if not parts:
-        return ("*Nothing recorded yet: run `.venv/bin/iclbook seeds 04 --profile ci --seeds 0 1 2 --record` from a "
-                "clean tree, then rebuild the book.*")
-    return "\n\n".join(parts)

@@ -153,10 +153,10 @@ def test_claim_1c_scale_fails_a_model_halfway_to_dmmse():
 def test_trade_off_points_read_history_and_cpu_records(tmp_path, monkeypatch):
     import json
 
-    from iclbook import records
+    from iclbook import paths
     from iclbook.experiments.transient_ridge import trade_off_points
 
-    monkeypatch.setattr(records, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
     hist = tmp_path / "results" / "02_transient_ridge" / "history"
     hist.mkdir(parents=True)
     (hist / "1d-vs-2b.json").write_text(json.dumps({"rows": [{"setting": "a", "claim_1d": 0.2, "claim_2b": 1.3}]}))

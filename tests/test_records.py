@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from iclbook import provenance, records, seeds
+from iclbook import paths, provenance, records, seeds
+from iclbook.evidence import pages
 from iclbook.chapters import get
 
 
@@ -18,7 +19,7 @@ def repo(tmp_path, monkeypatch):
     (root / "iclbook" / "claims.py").write_text("CRITERION = 0.5\n")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     _commit(root)
-    monkeypatch.setattr(records, "repo_root", lambda: root)
+    monkeypatch.setattr(paths, "repo_root", lambda: root)
     monkeypatch.setattr(provenance, "repo_root", lambda: root)
     monkeypatch.setenv("ICLBOOK_BUILD", str(tmp_path / "build"))
     return root
@@ -50,11 +51,11 @@ def _record(params, label="", values=(0.9, 0.3, 0.7)):
 
 def test_a_record_turns_stale_when_a_file_it_depends_on_changes(repo):
     path = _record({})
-    page = seeds.robustness_page()
+    page = pages.robustness_page()
     assert "## 04. " in page and "2 of 3" in page and "Stale" not in page and path.exists()
     (repo / "iclbook" / "claims.py").write_text("CRITERION = 0.4\n")  # the criterion moved after the record
     _commit(repo)
-    page = seeds.robustness_page()
+    page = pages.robustness_page()
     assert "Stale: recorded at commit" in page and "the chapter has changed since" in page
 
 
@@ -108,10 +109,10 @@ def test_a_prose_edit_keeps_a_record_fresh(repo):
     chapter = repo / "chapters" / "04_modular_arithmetic.py"
     chapter.write_text(chapter.read_text() + "# %% [markdown]\n# A clearer sentence about the figure.\n")
     _commit(repo)
-    assert "Stale" not in seeds.robustness_page()
+    assert "Stale" not in pages.robustness_page()
     chapter.write_text(chapter.read_text() + "threshold = 0.4\n")
     _commit(repo)
-    assert "Stale: recorded at commit" in seeds.robustness_page()
+    assert "Stale: recorded at commit" in pages.robustness_page()
 
 
 def test_a_record_whose_models_all_came_from_the_store_says_so(repo):
@@ -120,3 +121,27 @@ def test_a_record_whose_models_all_came_from_the_store_says_so(repo):
     assert "run store" not in records.provenance_line(rec)
     rec["provenance"]["0"]["trained_entries"] = 0
     assert "every model read from the run store" in records.provenance_line(rec)
+
+
+def test_render_only_files_leave_a_fingerprint_unchanged(repo):
+    """A figure module draws and computes no ledger value: changing it keeps a record fresh; a module that
+    computes does not."""
+    figs = repo / "iclbook" / "experiments" / "toy_figures.py"
+    figs.parent.mkdir()
+    figs.write_text("def figure(x):\n    return x\n")
+    files = ["chapters/04_modular_arithmetic.py", "iclbook/claims.py", "iclbook/experiments/toy_figures.py"]
+    before = records.fingerprint(files)
+    figs.write_text("def figure(x):\n    return 2 * x\n")
+    assert records.fingerprint(files) == before
+    (repo / "iclbook" / "claims.py").write_text("CRITERION = 0.4\n")
+    assert records.fingerprint(files) != before
+
+
+def test_a_member_modules_files_are_read_from_the_source():
+    """The code a study member runs: the same list in any process, its imports followed, figures left out."""
+    from iclbook.evidence.fingerprint import module_files
+
+    files = module_files("iclbook.experiments.modular_arithmetic_members")
+    assert {"iclbook/experiments/modular_arithmetic.py", "iclbook/train.py", "iclbook/tasks/modular.py",
+            "iclbook/experiments/modular_arithmetic_claims.py"} <= set(files)
+    assert not any(f.endswith("_figures.py") or f.startswith("iclbook/evidence/") for f in files)

@@ -1,6 +1,8 @@
 """Chapter 1 (Wu et al. 2023): parameters of the chapter, one value per profile."""
 from __future__ import annotations
 
+import math
+
 from ..profiles import ParamSpec
 from ..profiles import param as _p
 
@@ -10,6 +12,20 @@ def t_large(d: int) -> int:
     """Where claim 2's 1/T tail starts: T ≥ 16 d², many times the d² entries of Γ. At d = 8 that is T ≥ 1024; at
     d = 16 the excess risk still bends between 1024 and 4096 (slope −0.62 there, −0.93 from 4096 on)."""
     return 16 * d * d
+
+
+COUNT_REACH = 128  # claim 3's T range reaches COUNT_REACH · d_max² tasks
+
+
+def t_count_range(d_grid: list[int], T_grid: list[int]) -> list[int]:
+    """Claim 3's T values: powers of two from 16 to the larger of max(T_grid) and COUNT_REACH · d_max² (rounded up).
+
+    The flat spectrum needs the most tasks and grows a little faster than d² (history, at commit `094ff62`: 490,
+    2214 and 10136 tasks at d = 4, 8, 16, seed 1, i.e. 31, 35 and 40 d², a slope of 2.2), which extrapolates to
+    about 51 d² at d = 64 and 58 d² at d = 128; 128 d² leaves a factor of two for seeds and for that drift. The sweep
+    stops at each count (``tasks_needed``), so the range costs only where a count lies far out."""
+    reach = 2 ** math.ceil(math.log2(COUNT_REACH * max(d_grid) ** 2))
+    return [2**k for k in range(4, int(math.log2(max(max(T_grid), reach))) + 1)]
 
 PARAMS = ParamSpec(
     (

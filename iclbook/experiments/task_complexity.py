@@ -119,21 +119,29 @@ def mc_risk(Gamma: Tensor, task: RegressionTask, n: int, n_mc: int, seed: int) -
 
 def tasks_needed(d_grid: list[int], N: int, sigma2: float, T_fine: list[int], seeds: list[int], eps: float,
                  device) -> tuple[dict, dict]:
-    """For each spectrum and d (ψ² = σ²/tr H, the high-noise regime): the median excess risk of SGD-pretrained Γ_T
-    over ``T_fine`` and the first T at which it falls below ``eps``; keyed by (spectrum, d)."""
-    needed, curves = {}, {}  # (spectrum, d) -> tasks needed, median excess-risk curve
+    """For each spectrum and d (ψ² = σ²/tr H, the high-noise regime): the first T in the increasing ``T_fine`` at
+    which the median excess risk over seeds of SGD-pretrained Γ_T falls to ``eps`` (interpolated; inf if it never
+    does), and the median curve up to there; keyed by (spectrum, d), curve[i] at T_fine[i].
+
+    Each T is its own run (the schedule depends on T) and the count is the *first* crossing, so the sweep stops at
+    the first T at or below ``eps``: the counts are those of the full sweep, and a long ``T_fine`` costs only where
+    a count needs it (the flat spectrum at the largest d)."""
+    needed, curves = {}, {}
     for name in SPECTRA:
         for dd in d_grid:
             lam = spectrum(name, dd)
             psi2_dd = sigma2 / float(lam.sum())
             task_dd = RegressionTask(d=dd, K=N, sigma2=sigma2, psi2=psi2_dd, H=lam)
-            G_T = pretrain_sgd_sweep(task_dd, T_fine, seeds, cf.suggested_gamma0(lam, N, sigma2, psi2_dd),
-                                     device=device)
-            G_T = {T: G.cpu() for T, G in G_T.items()}
+            gamma0 = cf.suggested_gamma0(lam, N, sigma2, psi2_dd)
             R_s = cf.risk_star(lam, N, sigma2, psi2_dd)
-            ex = np.array([np.median((cf.risk(G_T[T], lam, N, sigma2, psi2_dd) - R_s).numpy()) for T in T_fine])
-            curves[name, dd] = ex
-            needed[name, dd] = first_crossing(T_fine, ex, eps)
+            ex: list[float] = []
+            for T in T_fine:
+                G_T = pretrain_sgd(task_dd, int(T), seeds, gamma0, device=device)[0].cpu()
+                ex.append(float(np.median((cf.risk(G_T, lam, N, sigma2, psi2_dd) - R_s).numpy())))
+                if ex[-1] <= eps:
+                    break
+            curves[name, dd] = np.array(ex)
+            needed[name, dd] = first_crossing(T_fine[:len(ex)], ex, eps)
     return needed, curves
 
 
@@ -172,7 +180,7 @@ def train_gpt(P, store: Store, device) -> tuple[GPT, TrainResult, tuple[Tensor, 
 @dataclass(frozen=True)
 class RateFit:
     """Claim 2's reading: the log-log slope of the mean excess risk over the tail, its standard error from a
-    bootstrap over the SGD seeds, and the theory band [−1, slope of log T / T over the same window]."""
+    bootstrap over the SGD seeds, and the reference slopes (−1 for 1/T, and log T / T's over the same window)."""
 
     slope: float
     se: float
@@ -182,18 +190,26 @@ class RateFit:
     def tol(self) -> float:
         return 2 * self.se
 
+    @property
+    def limit(self) -> float:
+        """The slowest slope that claim 2 accepts: log T / T's slope over the window, plus 2 s.e."""
+        return self.theory[1] + self.tol
+
     def criterion(self) -> Criterion:
-        """Within 2 s.e. of the band of 1/T up to a log factor, and resolved to ±0.1 (else undecided: fails).
+        """At least as fast as log T / T (slope ≤ its slope + 2 s.e.), and resolved to ±0.1 (else undecided: fails).
 
-        The band's upper end is the fitted slope of log T / T itself (about −0.88 at T ≈ 4096), so the paper's
-        "O(1/T) up to logs" is accepted whichever of the two it is, while T^−0.7 (or any rate slower than the log
-        factor allows) is rejected once the seeds pin the slope down to ±0.1."""
-        lo, hi = self.theory[0] - self.tol, self.theory[1] + self.tol
-        return Criterion(f"in [{lo:.2f}, {hi:.2f}] (1/T … log T/T ± 2 s.e.; needs 2 s.e. ≤ {RATE_RESOLUTION})",
-                         lambda v: math.isfinite(v) and lo <= v <= hi and self.tol <= RATE_RESOLUTION)
+        One-sided because the paper states an upper bound, O(1/T) up to a log factor: a faster decay does not
+        contradict it (a slope of −1.03 is no evidence against the paper). One log factor, not any power of log T,
+        because that is what the paper's schedule costs: its last constant-step phase is T / ln T steps long, so
+        the bound is 1/T_eff with T_eff = T / ln T. So log T / T holds, while T^−0.7 and log² T / T (slopes about
+        −0.7 and −0.77 over T = 1024…65536, against −0.88) fail once the seeds pin the slope down to ±0.1."""
+        hi = self.limit
+        return Criterion(f"≤ {hi:.2f} (at least as fast as log T/T, slope {self.theory[1]:.2f}, + 2 s.e.; "
+                         f"needs 2 s.e. ≤ {RATE_RESOLUTION})",
+                         lambda v: math.isfinite(v) and v <= hi and self.tol <= RATE_RESOLUTION)
 
 
-RATE_RESOLUTION = 0.1  # the largest 2 s.e. at which claim 2 is decided; T^-0.7 sits 0.18 above the band
+RATE_RESOLUTION = 0.1  # the largest 2 s.e. at which claim 2 is decided; T^-0.7 sits 0.18 above the limit
 
 
 def rate_fit(T: np.ndarray, excess: np.ndarray, n_boot: int = 1000, seed: int = 0) -> RateFit:
@@ -216,9 +232,27 @@ def decaying_need_fewer(needed: dict, d: int) -> bool:
 
 
 def tasks_growth(needed: dict, name: str, d_grid: list[int]) -> float:
-    """Claims 3a/3b: the log-log slope of tasks needed against d, over the d where ε was reached (nan if < 2)."""
-    pts = [(dd, needed[name, dd]) for dd in d_grid if math.isfinite(needed[name, dd])]
-    return loglog_slope(*zip(*pts)) if len(pts) >= 2 else float("nan")
+    """Claims 3a/3b: the log-log slope of tasks needed against d over every d of ``d_grid``; nan if any count is
+    infinite (ε not reached within the T range), so that the slope never silently drops the d it could not read."""
+    counts = [needed[name, dd] for dd in d_grid]
+    if len(counts) < 2 or not all(math.isfinite(c) for c in counts):
+        return float("nan")
+    return loglog_slope(d_grid, counts)
+
+
+def unreached_note(needed: dict, d_grid: list[int], T_max: int) -> str:
+    """One sentence for the prose: which counts never reached ε by T_max and which of claims 3a–3d that fails."""
+    d_max = max(d_grid)
+    missed = [(s, dd) for s in SPECTRA for dd in d_grid if not math.isfinite(needed[s, dd])]
+    if not missed:
+        return f"Every count reached ε within the task range (T ≤ {T_max})."
+    hit = {"3a" for s, _ in missed if s == "identity"} | {"3b" for s, _ in missed if s == "exp"}
+    hit |= {"3c" for _, dd in missed if dd == d_max} | {"3d" for s, dd in missed if (s, dd) == ("exp", d_max)}
+    where = "; ".join(f"the {s} spectrum at d = {dd}" for s, dd in missed)
+    many, plural = len(missed) > 1, len(hit) > 1
+    return (f"In this run {where} did not reach ε by T = {T_max}, so claim{'s' if plural else ''} "
+            f"{', '.join(sorted(hit))} fail{'' if plural else 's'} here: {'those counts lie' if many else 'that count lies'}"
+            f" beyond the task range, which would have to grow for {'them' if many else 'it'} to be read.")
 
 
 def optimality_readout(ratio: np.ndarray, iN: int) -> tuple[float, float]:

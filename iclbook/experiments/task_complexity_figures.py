@@ -42,16 +42,23 @@ def figure_risk_vs_context(M_grid: list[int], risks: dict, N: int, title: str):
 
 
 def figure_tasks_needed(curves: dict, needed: dict, T_fine: list[int], d_grid: list[int], eps: float):
-    """Excess risk against T at the largest d per spectrum, and the tasks needed against d."""
+    """Excess risk against T at the largest d per spectrum (each curve stops where it reached ``eps``: see
+    ``tasks_needed``), and the tasks needed against d; a count never reached is drawn as an open marker at the end
+    of the T range."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     d_max = max(d_grid)
     for name in SPECTRA:
-        axes[0].loglog(T_fine, curves[name, d_max].clip(1e-5), "o-", ms=3,
+        curve = curves[name, d_max]
+        axes[0].loglog(T_fine[:len(curve)], curve.clip(1e-5), "o-", ms=3,
                        label=f"{name} (d_eff ≈ {effective_dim(spectrum(name, d_max)):.1f})")
         finite = [dd for dd in d_grid if math.isfinite(needed[name, dd])]
-        axes[1].loglog(finite, [needed[name, dd] for dd in finite], "o-", label=name)
+        line, = axes[1].loglog(finite, [needed[name, dd] for dd in finite], "o-", label=name)
+        missed = [dd for dd in d_grid if not math.isfinite(needed[name, dd])]
+        if missed:
+            axes[1].loglog(missed, [T_fine[-1]] * len(missed), "^", mfc="none", color=line.get_color(),
+                           label=f"{name}: not reached by T = {T_fine[-1]}")
     axes[0].axhline(eps, color="k", lw=1, ls=":", label=r"$\varepsilon$")
     axes[0].set_xlabel("pretraining tasks $T$")
     axes[0].set_ylabel("excess risk (median of seeds)")

@@ -1,0 +1,109 @@
+"""Chapter 4's studies (issue 33): how often a model solves unseen tasks in context, as a rate over members.
+
+At `cpu` (p = 7, 49 tasks) whether a model solves unseen tasks is a coin flip over seeds near the task-count
+threshold (the six-seed record: 1b in 3 of 6; about 7 of 11 n_i.d. = 40 members overall), so these claims are
+rates with 95 % Wilson intervals over members whose seeds (1000 and up) nobody used to choose anything.
+
+Every criterion below was committed before any member of its study ran; the rule that picks the recipe too.
+- ``recipe-screen``: today's recipe against three candidates the sources suggest, 6 fresh members each at
+  n_i.d. = 40 (the chapter's top grid point).
+- ``solve-rate``: the rate curve over n_i.d. ∈ {8, 20, 32, 44} (16–90 % of the tasks), 8 members each, with the
+  recipe the screen's rule adopts (``CURVE_RECIPE``, set from the screen before the curve runs).
+- ``depth``: claim 2 (He et al.: depth 2 is the smallest depth that generalises o.o.d.) with the depth-1 control given
+  twice the steps, about a depth-2 member's wall time (one layer runs about twice as fast per step).
+"""
+from __future__ import annotations
+
+from ..evidence.studies import RateClaim, Study, point_key, rate_at, rate_rise
+
+MEMBER = "iclbook.experiments.modular_arithmetic_members:member"
+KEEP = ("id_train", "id_test", "ood_train", "ood_test", "solved", "learned", "memorises", "generalises", "shot_rise",
+        "shots_rise", "rm_gap", "ratio_matching", "rm_gives_way", "solved_at", "r_early", "r_at")
+SCREEN_N = 40
+CANDIDATES = ("constant-lr", "grokfast", "shared-xy")
+MARGIN = 2  # a candidate must solve in at least this many more of the members than today's recipe
+COST_SLACK = 1.1  # ... at a median cost per member at most this multiple of today's
+CURVE_RECIPE = "today"  # the recipe of the rate curve: the screen's adopted recipe (set before the curve runs)
+
+
+def _costs(record: dict) -> dict[str, float]:
+    """Median wall seconds per member of each recipe."""
+    out: dict[str, list[float]] = {}
+    for key, prov in record["provenance"].items():
+        out.setdefault(key.split(" | ")[0], []).append(prov.get("wall_seconds") or 0.0)
+    return {k: sorted(v)[len(v) // 2] for k, v in out.items()}
+
+
+def adopted(record: dict) -> tuple[str, bool]:
+    """The screen's rule: the candidate with the most solvers among those that solve in at least MARGIN more members
+    than today's (on as many members) at a median cost at most COST_SLACK × today's; ties go to the cheaper; none:
+    today's. Returns (the recipe, whether a candidate was adopted)."""
+    rows = {r["point"]["recipe"]: r for r in record["points"]}
+    cost = _costs(record)
+    base = rows["today"]
+    ok = []
+    for c in CANDIDATES:
+        r = rows.get(c)
+        if r is None or r["n"] != base["n"] or r["n"] == 0:
+            continue
+        c_cost, b_cost = cost.get(point_key(r["point"])), cost.get(point_key(base["point"]))
+        if r["k"] >= base["k"] + MARGIN and c_cost is not None and b_cost and c_cost <= COST_SLACK * b_cost:
+            ok.append((-r["k"], c_cost, c))
+    return (min(ok)[2], True) if ok else ("today", False)
+
+
+def _screen_claim(record: dict) -> tuple[str, bool]:
+    rows = {r["point"]["recipe"]: r for r in record["points"]}
+    if min(r["n"] for r in rows.values()) < 6:
+        return "fewer than 6 members at some recipe", False
+    choice, changed = adopted(record)
+    return f"adopt {choice} (" + ", ".join(f"{c} {r['k']}/{r['n']}" for c, r in rows.items()) + ")", changed
+
+
+STUDIES = {
+    "recipe-screen": Study(
+        name="recipe-screen", chapter="04", profile="cpu",
+        points=tuple({"n_id": SCREEN_N, "recipe": r} for r in ("today", *CANDIDATES)),
+        members=6, member=MEMBER, keep=KEEP, success="solved", first_seed=1000,
+        description="today's recipe against three candidates at n_i.d. = 40, p = 7 (issue 33, item 2).",
+        claims=(RateClaim("screen", "extension", "A candidate recipe solves unseen tasks more often than today's",
+                          f"≥ 6 members each; a candidate solves in ≥ {MARGIN} more members than today's at a median "
+                          f"cost ≤ {COST_SLACK:g} × today's (the most solvers, then the cheaper, is adopted)",
+                          _screen_claim),)),
+    "solve-rate": Study(
+        name="solve-rate", chapter="04", profile="cpu",
+        points=tuple({"n_id": n, "recipe": CURVE_RECIPE} for n in (8, 20, 32, 44)),
+        members=8, member=MEMBER, keep=KEEP, success="solved", first_seed=2000,
+        description="P(o.o.d.-train ≥ τ) against the number of pretraining tasks n_i.d., p = 7 (issue 33, item 3).",
+        claims=(
+            RateClaim("1a-rate", "paper", "With few pretraining tasks a model learns them but does not solve unseen "
+                      "tasks", "at the smallest n_i.d., ≥ 1/2 of ≥ 8 members have i.d.-train ≥ τ > o.o.d.-train",
+                      rate_at("n_id", "min", "memorises", 0.5, 8)),
+            RateClaim("1b-rate", "paper", "With many pretraining tasks a model solves unseen tasks in context",
+                      "at the largest n_i.d., ≥ 1/2 of ≥ 8 members have o.o.d.-train ≥ τ",
+                      rate_at("n_id", "max", "solved", 0.5, 8)),
+            RateClaim("1f-rate", "paper", "The o.o.d. phase sets in at a threshold number of pretraining tasks",
+                      "rate ≤ 1/8 at the smallest n_i.d., ≥ 1/2 at the largest, 95 % intervals apart, ≥ 8 members each",
+                      rate_rise("n_id", 1 / 8, 1 / 2, 8)),
+            RateClaim("1d-rate", "paper", "… and unseen tasks on unseen inputs (o.o.d. generalisation)",
+                      "at the largest n_i.d., ≥ 1/2 of ≥ 8 members have o.o.d.-test ≥ τ",
+                      rate_at("n_id", "max", "generalises", 0.5, 8)),
+            RateClaim("3-rate", "paper", "Accuracy on unseen tasks rises with the number of in-context examples",
+                      "at the largest n_i.d., ≥ 1/2 of ≥ 8 members hold claim 3 (rise from 1 shot to the last > 0.3)",
+                      rate_at("n_id", "max", "shots_rise", 0.5, 8)),
+            RateClaim("4a-rate", "paper", "With few shots the model is right far more often where ratio matching "
+                      "applies", "at the largest n_i.d., ≥ 1/2 of ≥ 8 members hold claim 4a",
+                      rate_at("n_id", "max", "ratio_matching", 0.5, 8)),
+            RateClaim("4b-rate", "paper", "… and that gap shrinks with more shots", "at the largest n_i.d., ≥ 1/2 of "
+                      "≥ 8 members hold claim 4b", rate_at("n_id", "max", "rm_gives_way", 0.5, 8)),
+        )),
+    "depth": Study(
+        name="depth", chapter="04", profile="cpu",
+        points=({"n_id": 40, "recipe": CURVE_RECIPE, "n_layer": 1, "steps": 20000},
+                {"n_id": 40, "recipe": CURVE_RECIPE, "n_layer": 2}),
+        members=6, member=MEMBER, keep=KEEP, success="solved", first_seed=3000,
+        description="depth 1 (twice the steps) against depth 2 at n_i.d. = 40 (issue 33, item 4; claim 2).",
+        claims=(RateClaim("2-rate", "paper", "Depth 2 is the smallest depth that solves unseen tasks: depth 1 does "
+                          "not where depth 2 does", "≥ 6 members each; the depth-1 rate ≤ 1/8 and the depth-2 rate "
+                          "≥ 1/2, 95 % intervals apart", rate_rise("n_layer", 1 / 8, 1 / 2, 6)),)),
+}

@@ -1,0 +1,52 @@
+"""Chapter 4's study members: the candidate recipes' training path is the chapter's with one change, the shared-(x, y)
+batches share their pairs, Grokfast adds λ × the gradients' EMA, and a member returns every value its studies keep."""
+import torch
+
+from iclbook import rng
+from iclbook.experiments import modular_arithmetic_members as mm
+from iclbook.experiments.modular_arithmetic import train_sweep
+from iclbook.experiments.modular_arithmetic_studies import KEEP
+from iclbook.executor import Executor
+from iclbook.store import Store
+from iclbook.tasks.modular import ModularTask
+from iclbook.train import OptimConfig
+
+CFG = dict(n_layer=1, n_embd=16, n_head=2, activation="relu", pos="learned", bias=True, tie_embeddings=True)
+OPT = OptimConfig("adamw", 3e-3, (0.9, 0.98), 1.0, schedule="warmup_cosine", warmup=0.1, final_lr_frac=0.1)
+
+
+def test_the_variant_path_without_a_change_is_the_chapters_path(tmp_path):
+    task = ModularTask(5, 8, 0.8, 4, seed=3, rule="random")
+    a = train_sweep([task], CFG, OPT, 6, 16, [3], Store(tmp_path / "a"), 1, [0, 6], 32, "cpu",
+                    executor=Executor("inline"))[0]
+    b = mm.train_variant(task, 3, "today", CFG, OPT, 6, 16, Store(tmp_path / "b"), [0, 6], 32, "cpu", "t")
+    assert torch.allclose(torch.as_tensor(a.result.losses), torch.as_tensor(b.result.losses), atol=1e-6)
+    assert a.final() == b.final()
+
+
+def test_shared_xy_batches_differ_only_in_z():
+    task = ModularTask(7, 8, 0.8, 5, seed=1, rule="random")
+    toks = mm.shared_xy_batch(task, 16, rng.generator("batch", 0, 0)).view(16, 5, 3)
+    assert (toks[:, :, :2] == toks[:1, :, :2]).all()  # every row: the same (x, y) in the same order
+    assert len({tuple(r) for r in toks[:, :, 2].tolist()}) > 1  # ... and other z
+    assert len({tuple(p) for p in toks[0, :, :2].tolist()}) == 5  # distinct pairs within a sequence
+
+
+def test_grokfast_adds_lambda_times_the_gradient_ema():
+    lin = torch.nn.Linear(2, 1, bias=False)
+    mm.grokfast_hooks(lin, 0.5, 2.0)
+    grads = []
+    for x in (torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])):
+        lin.zero_grad()
+        lin(x).sum().backward()
+        grads.append(lin.weight.grad.clone())
+    assert torch.allclose(grads[0], torch.tensor([[3.0, 0.0]]))  # g + 2 · g (the EMA starts at g)
+    assert torch.allclose(grads[1], torch.tensor([[1.0, 2.0]]))  # ema = (0.5, 0.5): (0, 1) + 2 · (0.5, 0.5)
+
+
+def test_a_member_returns_every_kept_value_for_every_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICLBOOK_STORE", str(tmp_path / "store"))
+    for recipe in mm.RECIPES:
+        out = mm.member({"n_id": 8, "recipe": recipe, "steps": 12, "n_embd": 16, "n_eval": 32, "n_ckpt": 2}, 1000,
+                        "ci")
+        assert set(KEEP) <= set(out) and isinstance(out["solved"], bool) and 0 <= out["ood_train"] <= 1

@@ -1,0 +1,148 @@
+"""Studies: Wilson intervals, rate criteria that can fail, member-by-member records that resume without counting a
+member twice and refuse members of other code, and their rendering."""
+import json
+import sys
+
+import pytest
+
+from iclbook import paths, provenance
+from iclbook.evidence import pages, studies
+from iclbook.evidence.studies import RateClaim, Study, StudyError, rate_at, rate_rise, wilson
+
+TOY = '''
+CALLS = []
+
+def member(point, seed, profile):
+    import os
+    CALLS.append((point["x"], seed))
+    stop = os.environ.get("TOY_STOP_AFTER")
+    if stop is not None and len(CALLS) > int(stop):
+        raise KeyboardInterrupt("interrupted")
+    return {"solved": seed % 2 == 0 or point["x"] > 1, "acc": 0.1 * seed}
+'''
+
+
+def test_wilson_interval_matches_known_values():
+    lo, hi = wilson(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
+    lo, hi = wilson(0, 8)  # upper bound z²/(n + z²)
+    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(1.959964**2 / (8 + 1.959964**2), abs=1e-4)
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def _curve(counts: dict[int, tuple[int, int]]) -> dict:
+    """A study record with k of n solved at each x."""
+    pts = []
+    for x, (k, n) in counts.items():
+        members = {str(i): {"solved": i < k} for i in range(n)}
+        pts.append({"point": {"x": x}, "members": members, "k": k, "n": n, "interval": list(wilson(k, n))})
+    return {"points": pts}
+
+
+def test_rate_rise_fails_flat_and_overlapping_and_holds_on_a_clear_rise():
+    crit = rate_rise("x", 1 / 8, 1 / 2, 8)
+    assert not crit(_curve({8: (4, 8), 44: (4, 8)}))[1]  # flat
+    assert not crit(_curve({8: (1, 8), 44: (4, 8)}))[1]  # a rise whose intervals overlap
+    assert not crit(_curve({8: (0, 4), 44: (4, 4)}))[1]  # too few members
+    assert crit(_curve({8: (0, 8), 20: (3, 8), 44: (8, 8)}))[1]  # clear rise: [0, 0.32] against [0.68, 1]
+
+
+def test_rate_at_an_end_of_the_curve():
+    crit = rate_at("x", "max", "solved", 0.5, 8)
+    assert crit(_curve({8: (0, 8), 44: (4, 8)}))[1] and not crit(_curve({8: (8, 8), 44: (3, 8)}))[1]
+    assert not rate_at("x", "min", "solved", 0.5, 8)(_curve({8: (7, 7), 44: (8, 8)}))[1]  # 7 < 8 members
+    with pytest.raises(ValueError, match="end"):
+        rate_at("x", "middle", "solved", 0.5, 8)
+
+
+@pytest.fixture
+def toy_study(tmp_path, monkeypatch):
+    """A two-point study whose member is a toy function, in a throwaway results folder on a clean 'commit'."""
+    (tmp_path / "toy_member.py").write_text(TOY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("toy_member", None)
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(provenance, "code_version", lambda: "c0ffee")
+    monkeypatch.setenv("ICLBOOK_EXECUTOR", "inline")
+    study = Study("toy", "04", "ci", ({"x": 1}, {"x": 2}), 3, "toy_member:member", ("solved", "acc"), "solved",
+                  claims=(RateClaim("r", "paper", "rises", "rate_rise", rate_rise("x", 0.5, 0.9, 3)),),
+                  first_seed=10, description="a toy.")
+    from iclbook import studies_run
+    monkeypatch.setattr(studies_run, "registry", lambda: {("04", "toy"): study})
+    return study, studies_run
+
+
+def test_an_interrupted_study_resumes_without_counting_a_member_twice(toy_study, monkeypatch):
+    study, run = toy_study
+    monkeypatch.setenv("TOY_STOP_AFTER", "4")
+    with pytest.raises(KeyboardInterrupt):
+        run.run_study("04", "toy")
+    rec = json.loads(run.path(study).read_text())  # the four finished members were kept, one at a time
+    assert sum(r["n"] for r in rec["points"]) == 4
+    monkeypatch.delenv("TOY_STOP_AFTER")
+    import toy_member
+    toy_member.CALLS.clear()
+    rec = run.run_study("04", "toy")
+    assert len(toy_member.CALLS) == 2  # only the missing members ran
+    assert [(r["k"], r["n"]) for r in rec["points"]] == [(2, 3), (3, 3)]  # seeds 10, 11, 12: even ones solve at x = 1
+    assert rec["claims"][0]["holds"] is False and rec["claims"][0]["value"].startswith("2/3")
+    rec = run.run_study("04", "toy", members=4)  # extending adds seed 13 at each point, nothing twice
+    assert [r["n"] for r in rec["points"]] == [4, 4] and sorted(rec["points"][0]["members"]) == ["10", "11", "12", "13"]
+
+
+def test_a_study_refuses_members_of_other_code_and_a_dirty_tree(toy_study, monkeypatch):
+    study, run = toy_study
+    rec = run.run_study("04", "toy")
+    path = run.path(study)
+    rec["fingerprint"] = "0" * 16  # as if its members had run on other code
+    path.write_text(json.dumps(rec))
+    with pytest.raises(StudyError, match="never merged"):
+        run.run_study("04", "toy", members=4)
+    with pytest.raises(StudyError, match="other code"):
+        studies.add_member(rec, study, {"x": 1}, 99, {"solved": True, "acc": 0.0}, {"fingerprint": "f" * 16})
+    assert run.run_study("04", "toy", restart=True)["fingerprint"] != "0" * 16
+    with pytest.raises(StudyError, match="already counted"):
+        studies.add_member(rec, study, {"x": 1}, 10, {"solved": True, "acc": 0.0}, {"fingerprint": rec["fingerprint"]})
+    monkeypatch.setattr(provenance, "code_version", lambda: "c0ffee+dirty")
+    from iclbook.evidence.records import RecordError
+    with pytest.raises(RecordError, match="clean tree"):
+        run.run_study("04", "toy")
+
+
+def test_a_recorded_study_renders_with_rates_intervals_and_claims(toy_study):
+    study, run = toy_study
+    run.run_study("04", "toy")
+    page = pages.robustness_page()
+    assert "*Study `toy`* at `ci`" in page and "| x = 1 | 2 of 3 | [0.21, 0.94] |" in page
+    assert "| r: rises | paper |" in page and "iclbook study 04 toy" in page
+    fig = studies.figure(json.loads(run.path(study).read_text()), "x")
+    assert fig.axes[0].get_xlabel() == "x"
+
+
+def test_the_cli_lists_and_refuses_unknown_studies(toy_study, capsys):
+    from iclbook.cli import main
+    assert main(["study", "04"]) == 0 and "toy: a toy." in capsys.readouterr().out
+    assert main(["study", "04", "nope"]) == 2 and "declared: ['toy']" in capsys.readouterr().err
+
+
+def test_chapter_4_studies_are_declared_with_fresh_seeds():
+    """The declared studies build, use member seeds that no chapter run used (the chapters use 0-9), and the
+    screen's rule adopts a candidate only with MARGIN more solvers at a similar cost."""
+    from iclbook.experiments import modular_arithmetic_studies as ms
+    assert set(ms.STUDIES) == {"recipe-screen", "solve-rate", "depth"}
+    assert all(st.first_seed >= 1000 for st in ms.STUDIES.values())
+    rec = {"points": [{"point": {"n_id": 40, "recipe": r}, "k": k, "n": 6} for r, k in
+                      (("today", 3), ("constant-lr", 5), ("grokfast", 4), ("shared-xy", 5))],
+           "provenance": {f"n_id = 40, recipe = {r} | {s}": {"wall_seconds": w} for r, w in
+                          (("today", 100), ("constant-lr", 105), ("grokfast", 100), ("shared-xy", 150))
+                          for s in range(6)}}
+    assert ms.adopted(rec) == ("constant-lr", True)  # shared-xy solves as often but costs 1.5x
+    rec["points"][1]["k"] = 4
+    assert ms.adopted(rec) == ("today", False)  # one more solver is not enough
+
+
+def test_a_chapter_section_shows_the_recorded_study_or_how_to_record_it(toy_study):
+    study, run = toy_study
+    assert "not recorded yet: run `iclbook study 04 toy`" in studies.section("04_modular_arithmetic", "toy")
+    run.run_study("04", "toy")
+    assert "| x = 2 | 3 of 3 |" in studies.section("04_modular_arithmetic", "toy")
