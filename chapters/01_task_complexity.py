@@ -125,8 +125,10 @@ ch.ledger.add("1", "The exact risk formula matches Monte Carlo", max(rel_errors)
 # $\mathcal R_N(\Gamma_T) - \mathcal R_N(\Gamma^*_N)$ exactly, with the formula of claim 1, and fit its slope on
 # the tail $T \ge 16d^2$, many times the $d^2$ entries of $\Gamma$: before that the risk still bends.
 #
-# (history, at commit `85f0179`) At $d = 16$, $\psi^2 = 1/16$ the slope was −0.62 between $T$ = 1024 and 16384, and
+# :::{admonition} History, at commit `85f0179`
+# At $d = 16$, $\psi^2 = 1/16$ the slope was −0.62 between $T$ = 1024 and 16384, and
 # −0.93 from 4096 on.
+# :::
 
 # %%
 task = RegressionTask(d=P.d, K=P.N, sigma2=P.sigma2, psi2=P.psi2, H=H)
@@ -164,11 +166,15 @@ ch.ledger.add("2", "SGD-pretrained Γ_T approaches Γ*: excess risk O(1/T) up to
 # enough to decide (two standard errors at most {glue:text}`rate_resolution`). `tests/test_task_complexity_claims.py`
 # feeds it synthetic curves: $T^{-7/10}$ and $\log^2 T/T$ fail; $1/T$, $\log T/T$ and $T^{-3/2}$ hold.
 #
-# (history, at commit `0891c71`) The criterion was a fixed window $[-1.35, -0.65]$, which a $T^{-0.7}$ rate passed.
+# :::{admonition} History, at commit `0891c71`
+# The criterion was a fixed window $[-1.35, -0.65]$, which a $T^{-0.7}$ rate passed.
+# :::
 #
-# (history, at commit `094ff62`) The criterion was two-sided: the slope had to lie between −1 and the slope of
+# :::{admonition} History, at commit `094ff62`
+# The criterion was two-sided: the slope had to lie between −1 and the slope of
 # $\log T/T$, each widened by two standard errors. A decay slightly faster than $1/T$ failed it: in the recorded
 # `ci` seeds (commit `da100e4`), seed 3 had a slope of −1.033.
+# :::
 #
 # ## Claim 3: few tasks suffice, fewer for decaying spectra
 #
@@ -222,12 +228,16 @@ ch.md(markdown_table(["spectrum", *(f"d = {dd}" for dd in P.d_grid)],
 # $d^2$ is well above that count (the table): at `ci` the largest $d$ is 16 and $d^2$ = 256 lies below the count,
 # so 3d fails there; it is expected from `cpu` on ($d$ up to 64).
 #
-# (history, at commit `0891c71`) A flat spectrum that never reached $\varepsilon$ (an infinite count) made "fewer"
+# :::{admonition} History, at commit `0891c71`
+# A flat spectrum that never reached $\varepsilon$ (an infinite count) made "fewer"
 # hold without any comparison.
+# :::
 #
-# (history, at commit `d2f3cd8`) The task range ended at the largest $T$ of claim 2, 65536 at `cpu`, which the
+# :::{admonition} History, at commit `d2f3cd8`
+# The task range ended at the largest $T$ of claim 2, 65536 at `cpu`, which the
 # flat spectrum at $d = 64$ never reached: 3c failed in all three recorded `cpu` seeds, and 3a's slope left
 # $d = 64$ out without saying so.
+# :::
 
 # %%
 WU = "Wu et al. 2023 (paper: abstract only)"
@@ -326,8 +336,10 @@ ch.ledger.add("5", "A GPT-style transformer trained on the same prompts ends clo
 # `cpu` profile on, and even there one recorded seed of three stopped short (history below). Chapter 2 follows this model when the pretraining tasks come from a finite
 # pool.
 #
-# (history, at commit `d2f3cd8`) In the recorded `cpu` seeds 0, 1 and 2 the remaining fraction of the gap was
+# :::{admonition} History, at commit `d2f3cd8`
+# In the recorded `cpu` seeds 0, 1 and 2 the remaining fraction of the gap was
 # 0.24, 0.046 and 0.16: seed 0 missed the criterion (below 0.2), so claim 5 held in two of the three seeds.
+# :::
 #
 # ## Where this chapter differs from the paper
 #

@@ -45,10 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 
 # Chapters whose prose is still to be brought under this test; it expects them to fail (strict: once one passes,
-# the test says so, and its entry must go). Chapter 1 (issue 36 part 3) marks its history as "(history, at commit
-# `x`)" paragraphs and types claim 5's criterion: its history paragraphs must become admonitions. Empty this list then.
-PENDING_PROSE_FIX = {"01_task_complexity.py": "chapter 1's history paragraphs are not yet history admonitions "
-                                              "(issue 36 part 3)"}
+# the test says so, and its entry must go). Empty since chapter 1's history paragraphs became admonitions.
+PENDING_PROSE_FIX: dict[str, str] = {}
 
 DECIMAL = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*(?:\\%|%|\bper ?cent\b)|(?<![\w.])(?:\d+\.\d+|\.\d+)")
 ROLE = re.compile(r"\{[\w:.-]+\}`[^`]*`")
