@@ -129,7 +129,7 @@ def test_chapter_4_studies_are_declared_with_fresh_seeds():
     """The declared studies build, use member seeds that no chapter run used (the chapters use 0-9), and the
     screen's rule adopts a candidate only with MARGIN more solvers at a similar cost."""
     from iclbook.experiments import modular_arithmetic_studies as ms
-    assert set(ms.STUDIES) == {"recipe-screen", "solve-rate", "depth"}
+    assert set(ms.STUDIES) == {"recipe-screen", "solve-rate", "depth", "gpu-recipe"}
     assert all(st.first_seed >= 1000 for st in ms.STUDIES.values())
     rec = {"points": [{"point": {"n_id": 40, "recipe": r}, "k": k, "n": 6} for r, k in
                       (("today", 3), ("constant-lr", 5), ("grokfast", 4), ("shared-xy", 5))],
@@ -146,3 +146,17 @@ def test_a_chapter_section_shows_the_recorded_study_or_how_to_record_it(toy_stud
     assert "not recorded yet: run `iclbook study 04 toy`" in studies.section("04_modular_arithmetic", "toy")
     run.run_study("04", "toy")
     assert "| x = 2 | 3 of 3 |" in studies.section("04_modular_arithmetic", "toy")
+
+
+def test_the_gpu_recipe_rehearsal_fails_when_the_gpu_recipe_does_not_learn():
+    from iclbook.experiments.modular_arithmetic_studies import GPU_RECIPE, _rehearsal_claim
+
+    def rec(gpu_learned, gpu_solved, cpu_solved):
+        def pt(extra, learned, solved):
+            members = {str(s): {"learned": s < learned, "solved": s < solved} for s in range(2)}
+            return {"point": {"n_id": 40, **extra}, "members": members, "k": solved, "n": 2}
+        return {"points": [pt({}, 2, cpu_solved), pt(GPU_RECIPE, gpu_learned, gpu_solved)]}
+
+    assert _rehearsal_claim(rec(2, 1, 1))[1] and _rehearsal_claim(rec(2, 2, 0))[1]
+    assert not _rehearsal_claim(rec(1, 1, 1))[1]  # a member stayed on the plateau of its own tasks
+    assert not _rehearsal_claim(rec(2, 0, 1))[1]  # it solves unseen tasks less often than the cpu recipe

@@ -9,6 +9,9 @@ Every criterion below was committed before any member of its study ran; the rule
   n_i.d. = 40 (the chapter's top grid point).
 - ``solve-rate``: the rate curve over n_i.d. ∈ {8, 20, 32, 44} (16–90 % of the tasks), 8 members each, with the
   recipe the screen's rule adopts (``CURVE_RECIPE``, set from the screen before the curve runs).
+- ``gpu-recipe``: issue 37's rehearsal of the `gpu` profile's recipe (rotary positions, no biases, the rectangle
+  rule, 5 % warm-up) at the `cpu` scale and n_i.d. = 40, beside the `cpu` recipe on the same member seeds (1000 and
+  up: the screen's ``today`` members, so the two studies share those models).
 - ``depth``: claim 2 (He et al.: depth 2 is the smallest depth that generalises o.o.d.) with the depth-1 control given
   twice the steps, about a depth-2 member's wall time (one layer runs about twice as fast per step).
 """
@@ -50,6 +53,20 @@ def adopted(record: dict) -> tuple[str, bool]:
         if r["k"] >= base["k"] + MARGIN and c_cost is not None and b_cost and c_cost <= COST_SLACK * b_cost:
             ok.append((-r["k"], c_cost, c))
     return (min(ok)[2], True) if ok else ("today", False)
+
+
+GPU_RECIPE = {"pos": "rope", "bias": False, "tasks": "rectangle", "warmup": 0.05}  # the gpu profile's, but its scale
+
+
+def _rehearsal_claim(record: dict) -> tuple[str, bool]:
+    """The `gpu` recipe learns at this scale: every one of its members learns its own tasks (i.d.-train ≥ τ), and it
+    solves unseen tasks in at least as many members as the `cpu` recipe on the same seeds."""
+    cpu, gpu = (next(r for r in record["points"] if ("pos" in r["point"]) == g) for g in (False, True))
+    ms = list(gpu["members"].values())
+    learned = sum(bool(m["learned"]) for m in ms)
+    value = (f"gpu recipe: learned {learned}/{len(ms)}, solved {gpu['k']}/{gpu['n']}; cpu recipe solved "
+             f"{cpu['k']}/{cpu['n']}")
+    return value, len(ms) >= 2 and gpu["n"] == cpu["n"] and learned == len(ms) and gpu["k"] >= cpu["k"]
 
 
 def _screen_claim(record: dict) -> tuple[str, bool]:
@@ -97,6 +114,14 @@ STUDIES = {
             RateClaim("4b-rate", "paper", "… and that gap shrinks with more shots", "at the largest n_i.d., ≥ 1/2 of "
                       "≥ 8 members hold claim 4b", rate_at("n_id", "max", "rm_gives_way", 0.5, 8)),
         )),
+    "gpu-recipe": Study(
+        name="gpu-recipe", chapter="04", profile="cpu",
+        points=({"n_id": SCREEN_N, "recipe": "today"}, {"n_id": SCREEN_N, "recipe": "today", **GPU_RECIPE}),
+        members=2, member=MEMBER, keep=KEEP, success="solved", first_seed=1000,
+        description="the gpu profile's recipe at the cpu scale beside the cpu recipe, n_i.d. = 40 (issue 37).",
+        claims=(RateClaim("rehearsal", "check", "The gpu profile's recipe learns at the cpu scale where the cpu "
+                          "recipe does", "≥ 2 members each, the same seeds; every gpu-recipe member learns its "
+                          "tasks, and it solves in at least as many members as the cpu recipe", _rehearsal_claim),)),
     "depth": Study(
         name="depth", chapter="04", profile="cpu",
         points=({"n_id": 40, "recipe": CURVE_RECIPE, "n_layer": 1, "steps": 20000},
