@@ -49,9 +49,11 @@ def path(study: studies.Study):
 
 
 def code_of(study: studies.Study) -> tuple[str, list[str]]:
-    """The fingerprint and files of the code a member runs: the member function's module and every ``iclbook``
-    module it imports (read from the source, so every worker agrees)."""
-    files = module_files(study.member.partition(":")[0])
+    """The fingerprint and files of the code a member runs: the member function's module, every ``iclbook`` module
+    it imports (read from the source, so every worker agrees) and the chapter's parameter declaration, which a member
+    reads by name (its profile's values) rather than by an import."""
+    declaration = f"iclbook/chapters/{get(study.chapter).name}.py"
+    files = sorted({*module_files(study.member.partition(":")[0]), declaration})
     return fingerprint(files), files
 
 

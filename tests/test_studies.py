@@ -160,3 +160,13 @@ def test_the_gpu_recipe_rehearsal_fails_when_the_gpu_recipe_does_not_learn():
     assert _rehearsal_claim(rec(2, 1, 1))[1] and _rehearsal_claim(rec(2, 2, 0))[1]
     assert not _rehearsal_claim(rec(1, 1, 1))[1]  # a member stayed on the plateau of its own tasks
     assert not _rehearsal_claim(rec(2, 0, 1))[1]  # it solves unseen tasks less often than the cpu recipe
+
+
+def test_a_studys_code_includes_the_chapters_parameter_declaration():
+    """A member reads its profile's values from the chapter's declaration by name: a changed profile value must make
+    the study stale, although no import names that file."""
+    from iclbook.experiments.modular_arithmetic_studies import STUDIES
+    from iclbook.studies_run import code_of
+
+    _, files = code_of(STUDIES["gpu-recipe"])
+    assert "iclbook/chapters/modular_arithmetic.py" in files and "iclbook/experiments/modular_arithmetic.py" in files
