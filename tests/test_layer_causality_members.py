@@ -175,3 +175,19 @@ def test_a_member_returns_every_kept_value(tmp_path, monkeypatch):
     assert set(st.LADDER_KEEP) <= set(out) and set(st.PER_MODEL_KEEP) <= set(out)
     assert isinstance(out["lcgd_more_icl_aou"], bool) and out["n_scored"] == 4 and len(out["lens_acc"]) == 2
     assert out["control_5a"] == pytest.approx(1.0, abs=1e-6) and not out["holds_control_5a"]
+
+
+def test_aux_exit_pretraining_with_weight_zero_is_the_chapters_pretraining(tmp_path):
+    from iclbook.chapters import get
+    from iclbook.experiments.layer_causality import LayerCausality
+
+    P = get("03").params.resolve("ci", {"steps": 6, "n_layer": 2, "n_embd": 8, "n_head": 2, "seed": 0})
+    X = LayerCausality({k: getattr(P, k) for k in LayerCausality.FIELDS}, str(tmp_path / "a"), "cpu")
+    Y = LayerCausality({k: getattr(P, k) for k in LayerCausality.FIELDS}, str(tmp_path / "b"), "cpu")
+    ev = X.eval_episodes(0, 16)
+    a, ra = X.pretrain(1000, ev)
+    b, rb = mem.pretrain_aux(Y, 1000, ev, weight=0.0)
+    assert np.allclose(np.asarray(ra.losses), np.asarray(rb.losses), atol=1e-6)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c, rc = mem.pretrain_aux(Y, 1000, ev, weight=0.2)  # the variant: another objective, another model
+    assert not np.allclose(np.asarray(ra.losses)[1:], np.asarray(rc.losses)[1:])

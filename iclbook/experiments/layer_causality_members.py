@@ -15,8 +15,10 @@ through the run store; the member seed is the pretraining seed) and then keeps:
 - with ``controls`` in the point: the untrained controls' SimAOU under the same protocol (3a, 3b) and the chapter's
   depth probe at the point's width (3c, ``LayerCausality.depth_control``, the chapter's own protocol and store).
 
-Point keys: the chapter's parameters (overrides of the profile, checked like the chapter's), ``variant`` (only
-``plain``, the chapter's model, so far), ``orders``, ``heldout`` (held-out episodes per family) and ``controls``.
+Point keys: the chapter's parameters (overrides of the profile, checked like the chapter's), ``variant``
+(``plain``: the chapter's model; ``aux-exit``: the same pretraining plus an auxiliary early-exit loss, the labelled
+variant of issue 35 item 2, see ``pretrain_aux``), ``orders``, ``heldout`` (held-out episodes per family) and
+``controls``.
 """
 from __future__ import annotations
 
@@ -33,11 +35,14 @@ from ..chapters import get
 from ..models.gpt import GPT
 from ..paths import store_root
 from ..store import Store
+from ..train import OptimConfig, checkpoint_steps, train
 from ..tasks.label_mapping import Episodes
 from . import layer_causality_claims as claims
-from .layer_causality import LayerCausality, _states, finetune_kv, kv_params, lower_layers_lcgd_over_gd, replicate
+from .layer_causality import (LayerCausality, _states, finetune_kv, kv_params, lm_loss, lower_layers_lcgd_over_gd,
+                              replicate)
 
-VARIANTS = ("plain",)
+VARIANTS = ("plain", "aux-exit")
+AUX_WEIGHT = 0.2  # aux-exit: weight of the mean early-exit loss of the layers below the top (0.1–0.3 is usual)
 MEMBER_KEYS = ("variant", "orders", "heldout", "controls")  # point keys that are not chapter parameters
 ORDERS = 3  # demonstration orders per episode (the paper's ± is over 3 demonstration seeds)
 HELDOUT = 64  # held-out episodes per family that choose the learning rate
@@ -55,7 +60,8 @@ def member(point: dict, seed: int, profile: str) -> dict:
     overrides = {k: v for k, v in point.items() if k not in MEMBER_KEYS}
     P = get("03").params.resolve(profile, {**overrides, "seed": 0})  # checked like a chapter's parameters
     X = LayerCausality.from_params(P, Store(store_root()), runtime.device())
-    model, _ = X.pretrain(seed, X.eval_episodes(seed))
+    ev = X.eval_episodes(seed)
+    model = X.pretrain(seed, ev)[0] if variant == "plain" else pretrain_aux(X, seed, ev)[0]
     orders, heldout = int(point.get("orders", ORDERS)), int(point.get("heldout", HELDOUT))
     fams = [measure_family(X, model, seed, f, orders, heldout) for f in range(P.n_families)]
     out = {"variant": variant, **summarise(fams, P.n_labels)}
@@ -63,6 +69,32 @@ def member(point: dict, seed: int, profile: str) -> dict:
     if point.get("controls", False):
         out.update(controls(X, model, seed, fams, heldout, P))
     return out
+
+
+def pretrain_aux(X: LayerCausality, seed: int, ev, weight: float = AUX_WEIGHT):
+    """The chapter's pretraining (``LayerCausality.pretrain``: same initialisation, batches, optimiser, schedule,
+    checkpoints and evaluations) with one change: the loss adds ``weight`` × the mean early-exit LM loss of the
+    layers below the top (each read out through ln_f and the unembedding, gradients flowing everywhere: deep
+    supervision), so that lower layers become readable by the logit lens. Stored under its own run name; with
+    weight 0 it trains exactly as the chapter does (the tests check it). Returns (model, TrainResult)."""
+    task, dev = X.task, X.dev
+    model = GPT(X.cfg, generator=rng.generator("init", seed)).to(dev)
+
+    def loss_fn(m, step):
+        x = task.sample(X.batch, rng.generator("batch", seed, step, device=dev)).train_tokens()[None]
+        h, exits = m.embed(x), []
+        for block in m.blocks:
+            h = block(h)
+            exits.append(lm_loss(m.readout(m.ln_f(h)), x))
+        aux = torch.stack(exits[:-1]).mean(0) if len(exits) > 1 else torch.zeros_like(exits[-1])
+        return (exits[-1] + weight * aux).sum()
+
+    opt = OptimConfig("adam", lr=X.lr, schedule="warmup_cosine", warmup=0.05, final_lr_frac=0.1)
+    res = train(model, loss_fn, X.steps, opt,
+                run=X.store().run("ch03-pretrain-aux", {**X._base_config(seed), "aux_exit": weight}),
+                evaluate=lambda m, step: {"acc": X.acc_by_demos(m, ev)},
+                checkpoints=checkpoint_steps(X.steps, n_linear=8, n_log=4), desc=f"pretraining (aux-exit), seed {seed}")
+    return model.eval(), res
 
 
 # ---- fine-tuning with the update size kept ------------------------------------------------------------------------

@@ -15,6 +15,10 @@ models, beyond the luck of which models were drawn), with n ≥ 12. At n = 12 th
 least 5/6, the paper's 5 of 6 datasets; a per-model test at one-sided 5 % passes by chance in 5 % of models, so
 under no effect k ≥ 10 of 12 has probability below 10⁻¹¹. The 5a control must hold in no model (k = 0).
 
+``per-model-aux-exit`` (`cpu`, the same 12 seeds): the labelled variant of issue 35, item 2, to run if ``per-model``'s
+lens check fails: the same models pretrained with an auxiliary early-exit loss (``pretrain_aux``), same claims and
+criteria. The same seeds pair each variant model with its plain twin (same initialisation and batches).
+
 ``ladder`` (3 scales × 4 models). The scales move the chapter's `cpu` model toward its `gpu` one (8 layers, width 256,
 20 000 steps) in depth, width and pretraining steps together: (2 layers, width 32, 1 500 steps), the `cpu` model
 (3, 64, 3 000) and (4, 128, 6 000); the depth probe of each scale compares random models of its width at its depth
@@ -118,30 +122,37 @@ def _trend(cid: str, statement: str, key: str) -> RateClaim:
                      trend(key, "rises"))
 
 
+PER_MODEL_CLAIMS = (
+    _rate("4a-models", "paper", "LCGD's updates are more similar to ICL than GD's (SimAOU), in most models",
+          "lcgd_more_icl_aou"),
+    _rate("4b-models", "paper", "… and in SimAM_Δ", "lcgd_more_icl_am"),
+    _rate("4a-matched", "extension", "… in SimAOU also at matched update size ‖ΔW_K,V‖", "lcgd_more_icl_aou_matched"),
+    _rate("4b-matched", "extension", "… in SimAM_Δ also at matched update size", "lcgd_more_icl_am_matched"),
+    _rate("lens", "check", "Every layer below the top reads out the label (logit lens ≥ chance + 0.1): LCGD's "
+          "per-layer objectives are not noise", "lower_layers_readable"),
+    _rate("5a-models", "paper", "Below the top layer, LCGD's gradient norms exceed GD's (first step)", "holds_5a"),
+    _rate("5a-norm", "extension", "… beyond what the larger error signal of its early exits explains",
+          "holds_5a_norm"),
+    RateClaim("5a-control", "check", "5a fails on its control (early exits equal to the output)",
+              f"≥ {MIN_MODELS} models; the control ratio exceeds 1 in none", never("holds_control_5a")),
+    _rate("5b-check", "check", "LCGD's lowest layer gets at least the top layer's gradient (first step)",
+          "holds_5b_check"),
+)
+
 STUDIES = {
     "per-model": Study(
         name="per-model", chapter="03", profile="cpu", points=({"variant": "plain"},), members=MIN_MODELS,
         member=MEMBER, keep=PER_MODEL_KEEP, success="lcgd_more_icl_aou", first_seed=1000,
         description="LCGD − GD on one pretrained model per member, paired over 200 episodes × 3 demonstration "
                     "orders, learning rate chosen on held-out episodes (issue 35, item 1).",
-        claims=(
-            _rate("4a-models", "paper", "LCGD's updates are more similar to ICL than GD's (SimAOU), in most models",
-                  "lcgd_more_icl_aou"),
-            _rate("4b-models", "paper", "… and in SimAM_Δ", "lcgd_more_icl_am"),
-            _rate("4a-matched", "extension", "… in SimAOU also at matched update size ‖ΔW_K,V‖",
-                  "lcgd_more_icl_aou_matched"),
-            _rate("4b-matched", "extension", "… in SimAM_Δ also at matched update size", "lcgd_more_icl_am_matched"),
-            _rate("lens", "check", "Every layer below the top reads out the label (logit lens ≥ chance + 0.1): "
-                  "LCGD's per-layer objectives are not noise", "lower_layers_readable"),
-            _rate("5a-models", "paper", "Below the top layer, LCGD's gradient norms exceed GD's (first step)",
-                  "holds_5a"),
-            _rate("5a-norm", "extension", "… beyond what the larger error signal of its early exits explains",
-                  "holds_5a_norm"),
-            RateClaim("5a-control", "check", "5a fails on its control (early exits equal to the output)",
-                      f"≥ {MIN_MODELS} models; the control ratio exceeds 1 in none", never("holds_control_5a")),
-            _rate("5b-check", "check", "LCGD's lowest layer gets at least the top layer's gradient (first step)",
-                  "holds_5b_check"),
-        )),
+        claims=PER_MODEL_CLAIMS),
+    "per-model-aux-exit": Study(
+        name="per-model-aux-exit", chapter="03", profile="cpu", points=({"variant": "aux-exit"},),
+        members=MIN_MODELS, member=MEMBER, keep=PER_MODEL_KEEP, success="lcgd_more_icl_aou", first_seed=1000,
+        description="the labelled variant: the same models (seeds, batches) pretrained with an auxiliary early-exit "
+                    "loss (weight 0.2 on the mean of the lower layers' exits), so that LCGD's read-outs carry the "
+                    "label; to run if the lens check of per-model fails (issue 35, item 2).",
+        claims=PER_MODEL_CLAIMS),
     "ladder": Study(
         name="ladder", chapter="03", profile="cpu", points=tuple({**s, "controls": True} for s in SCALES),
         members=LADDER_MEMBERS, member=MEMBER, keep=LADDER_KEEP, success="lcgd_more_icl_aou", first_seed=2000,
