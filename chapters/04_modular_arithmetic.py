@@ -606,6 +606,30 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # - **Kinds.** 1c (every grid model learned its own tasks) checks our training, which the phase diagram needs; the
 #   paper does not state it as a result, so it is a *check*. The others are the paper's results.
 #
+# ### From single runs to rates: the chapter's studies (December 2026)
+#
+# Near the threshold a model of this size either memorises or solves unseen tasks, and which one it does comes and
+# goes with the seed (1b holds in three of the six recorded `cpu` seeds). One run's verdict therefore says little,
+# and the paper's phase diagram, one seed per cell, says no more. The chapter's claims about the threshold are
+# being restated as rates over many independent members, each a k of n with a Wilson interval, in *studies*
+# (`iclbook study 04 …`, declared in `iclbook/experiments/modular_arithmetic_studies.py`, members in
+# `modular_arithmetic_members.py`). Their criteria were committed before any member ran (commit `6d77f31`; the
+# rehearsal's in `c436c8d`), and their member seeds (1000 and up) were never used to choose anything:
+# - **`recipe-screen`**: today's recipe against three candidates the literature suggests (a learning rate held at
+#   its peak after the warm-up, Grokfast's gradient filter, and the official code's batches in which every sequence
+#   shows the same inputs), six members each at $n_{\rm i.d.} = 40$. A fixed rule adopts a candidate only if it
+#   solves unseen tasks in at least two more members than today's recipe at about the same cost.
+# - **`solve-rate`**: with the adopted recipe, the rate at which models solve unseen tasks at $n_{\rm i.d.}$ = 8, 20,
+#   32 and 44 of the 49 tasks, eight members each; claims 1a, 1b, 1d, 1f, 3, 4a and 4b as rates on that curve.
+# - **`depth`**: claim 2 as the paper states it, with the depth-1 control given twice the steps, about a depth-2
+#   member's wall time.
+# - **`gpu-recipe`**: the `gpu` profile's recipe (rotary positions, no biases, the rectangle rule) at the `cpu`
+#   scale, beside the `cpu` recipe on the same seeds: does it learn where ours does?
+#
+# A study's record (`results/04_modular_arithmetic/study-<name>.json`) is written member by member, so the studies
+# run over several sittings; the book's page *How often do the claims hold?* shows every recorded study with its
+# rates, intervals and claims. Until the curve is recorded, this chapter's ledger keeps its single-run claims.
+#
 # ## Recorded results
 #
 # The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit
