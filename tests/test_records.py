@@ -145,3 +145,35 @@ def test_a_member_modules_files_are_read_from_the_source():
     assert {"iclbook/experiments/modular_arithmetic.py", "iclbook/train.py", "iclbook/tasks/modular.py",
             "iclbook/experiments/modular_arithmetic_claims.py"} <= set(files)
     assert not any(f.endswith("_figures.py") or f.startswith("iclbook/evidence/") for f in files)
+
+
+def test_render_only_cells_leave_the_code_unchanged_and_only_render():
+    """A chapter cell tagged "render-only" drops out of the code (a new one keeps every record fresh); and every such
+    cell in the chapters only imports from iclbook.evidence and calls ch.md / ch.show or an evidence function."""
+    import ast
+    from pathlib import Path
+
+    import jupytext
+
+    from iclbook.evidence.fingerprint import code_text
+
+    chapter = '# %%\nx = 1\n\n# %% tags=["remove-input", "render-only"]\nfrom iclbook.evidence import studies\n' \
+              'studies.show(ch, "a")\n\n# %%\ny = x\n'
+    assert code_text(chapter) == code_text('# %%\nx = 1\n\n# %%\ny = x\n')
+    assert code_text(chapter.replace('"render-only"', '"other"')) != code_text('# %%\nx = 1\n\n# %%\ny = x\n')
+    allowed_calls = {"md", "show"}
+    for path in sorted(Path(__file__).resolve().parents[1].glob("chapters/[0-9][0-9]_*.py")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type != "code" or "render-only" not in cell.metadata.get("tags", []):
+                continue
+            evidence_names = set()
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.ImportFrom):
+                    assert node.module and node.module.startswith("iclbook.evidence"), (path.name, cell.source)
+                    evidence_names |= {a.asname or a.name for a in node.names}
+                    continue
+                assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call), (path.name, cell.source)
+                fn = node.value.func
+                assert isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name), (path.name, cell.source)
+                assert (fn.value.id == "ch" and fn.attr in allowed_calls) or fn.value.id in evidence_names, \
+                    (path.name, cell.source)

@@ -76,11 +76,17 @@ def module_files(module: str) -> list[str]:
     return sorted(f for f in seen.values() if not render_only(f))
 
 
+# A chapter cell tagged so (``# %% tags=["remove-input", "render-only"]``) only shows recorded evidence: it imports
+# from ``iclbook.evidence`` and calls ``ch.md`` / ``ch.show`` / an evidence function, which tests/test_records.py checks
+# for every such cell, so no ledger value passes through it and the fingerprint leaves it out.
+RENDER_ONLY_TAG = '"render-only"'
+
+
 def code_text(source: str) -> str:
     """A Python file's code: its lines without blank lines, full-line comments (but jupytext's cell marker of the
-    ``parameters`` cell, after which papermill injects a run's parameters) and docstrings; lines inside other
-    multi-line strings are kept as they are. Line numbers drop out, so moving prose never changes it. Source that
-    does not parse is kept whole."""
+    ``parameters`` cell, after which papermill injects a run's parameters), docstrings and a chapter's render-only
+    cells (``RENDER_ONLY_TAG``); lines inside other multi-line strings are kept as they are. Line numbers drop out,
+    so moving prose never changes it. Source that does not parse is kept whole."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -96,8 +102,11 @@ def code_text(source: str) -> str:
         elif isinstance(node, (ast.Constant, ast.JoinedStr)) and node.end_lineno > node.lineno:
             inside_strings.update(range(node.lineno + 1, node.end_lineno + 1))
     kept = []
+    in_render_only_cell = False
     for number, line in enumerate(source.splitlines(), start=1):
-        if number in docstrings:
+        if line.startswith("# %%") and number not in inside_strings:
+            in_render_only_cell = RENDER_ONLY_TAG in line
+        if number in docstrings or in_render_only_cell:
             continue
         bare = line.strip()
         if number not in inside_strings and (not bare or (bare.startswith("#") and not _parameters_marker(bare))):

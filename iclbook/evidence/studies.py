@@ -178,6 +178,15 @@ def section(slug: str, name: str) -> str:
     return markdown(record)
 
 
+def show(ch, name: str, x: str | None = None) -> None:
+    """Show a chapter's recorded study in its page (``ch`` is the chapter's ``ChapterRun``): the rate figure along
+    ``x`` (when given and recorded), then the table and claims (``section``). For a render-only cell."""
+    record = load(ch.chapter.slug, name)
+    if record is not None and x is not None and any(r["n"] for r in record["points"]):
+        ch.show(figure(record, x), f"study_{name}")
+    ch.md(section(ch.chapter.slug, name))
+
+
 def is_stale(record: dict) -> bool:
     return records.is_stale(record)
 
