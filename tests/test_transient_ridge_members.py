@@ -19,9 +19,10 @@ POOL_GAPS = {0: (1.457, 1.002, 0.917, 0.906, 0.773), 1: (1.038, 1.038, 0.940, 0.
 TABLE_N = 4096
 
 
-def _misses(sigma2: float, n: int) -> list[str]:
-    """The table's entries that our Monte Carlo (n other sequences, the table's D and K, noise σ²) puts more than
-    4 standard errors of the difference away (4: 31 entries compared at once)."""
+def _misses(sigma2: float, n: int, shift: int = 0) -> list[str]:
+    """The table's entries that our Monte Carlo (n other sequences, the table's D and K, noise σ², the table's pool
+    s compared with our pool s + shift) puts more than 4 standard errors of the difference away (4: 31 entries
+    compared at once)."""
     out = []
     g = bayes_gap.bayes_gaps(4, 8, sigma2, 0, [], n=n, mc_seed=7)
     ridge, se_ridge = g["ridge"]
@@ -29,7 +30,7 @@ def _misses(sigma2: float, n: int) -> list[str]:
     if abs(ridge - 0.412) > 4 * sd_ridge * math.sqrt(1 / n + 1 / TABLE_N):
         out.append(f"ridge {ridge:.3f}")
     for s, row in POOL_GAPS.items():
-        g = bayes_gap.bayes_gaps(4, 8, sigma2, s, POOL_GAPS_MS, n=n, mc_seed=7)
+        g = bayes_gap.bayes_gaps(4, 8, sigma2, (s + shift) % len(POOL_GAPS), POOL_GAPS_MS, n=n, mc_seed=7)
         for M, table in zip(POOL_GAPS_MS, row):
             sd = g[M]["se"] * math.sqrt(n)  # per-sequence spread; the table's error is sd/√4096
             if abs(g[M]["dmmse"] - table) > 4 * sd * math.sqrt(1 / n + 1 / TABLE_N) + 5e-4:  # + the table's rounding
@@ -41,8 +42,9 @@ def test_bayes_gap_matches_the_pool_gaps_table_within_monte_carlo_error():
     assert _misses(0.125, 8192) == []
 
 
-def test_the_table_check_can_fail_a_wrong_noise_level():
-    assert len(_misses(0.25, 8192)) > 10  # twice σ²: most entries move by far more than the error
+def test_the_table_check_fails_other_pools_and_another_noise_level():
+    assert len(_misses(0.125, 8192, shift=1)) >= 6  # each pool against its neighbour's row: the small M differ
+    assert "ridge" in _misses(0.25, 8192)[0]  # twice σ² (dMMSE_M's loss barely moves at these M: the mismatch rules)
 
 
 def _fake(monkeypatch, curves: dict, noise: dict | None = None) -> None:
