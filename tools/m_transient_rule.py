@@ -17,11 +17,11 @@ def main(pools: list[int]) -> None:
           f"{N_MC} fresh-task sequences shared by every pool; ridge OOD/D = {head['gaps']['ridge'][0]:.3f} "
           f"± {head['gaps']['ridge'][1]:.3f}")
     window = range(RULE.low, RULE.high + 1)
-    print("pool | M_transient | r(M_t) | miss | dMMSE_M/D over M = " + ", ".join(map(str, window)) + " | grid")
+    print("pool | M_transient | r(M_t) | miss | tied | dMMSE_M/D over M = " + ", ".join(map(str, window)) + " | grid")
     for s in pools:
         out = m_transient(s)
         curve = ", ".join(f"{out['gaps'][m]['dmmse']:.3f}" for m in window)
-        print(f"{s} | {out['M']} | {out['ratio']:.3f} | {out['miss']:.3f} | {curve} | {out['grid']}", flush=True)
+        print(f"{s} | {out['M']} | {out['ratio']:.3f} | {out['miss']:.3f} | {out['tied']} | {curve} | {out['grid']}", flush=True)
     print(f"standard error of one dMMSE_M/D near M = 13: ≈ {head['gaps'][RULE.anchor_M]['se']:.3f}")
 
 
