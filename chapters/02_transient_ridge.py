@@ -457,6 +457,21 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 
 # %% [markdown]
+# ### Studies: the transient as a rate, and a ladder of CPU scales (December 2026)
+#
+# Every record above uses one task pool, and the transient's $M$ was chosen on seed 0's pilots. The study
+# `transient` takes $M_{\rm transient}$ from a rule fixed before any training (the training-free Bayes gap between
+# dMMSE$_M$ and ridge, `iclbook/analysis/bayes_gap.py`) and counts how often 2a–2c hold over (seed, pool) pairs,
+# new pools included; the study `ladder` measures the claims left to `gpu` at three CPU scales and one wider model,
+# each read against a direction fixed before any run (`iclbook/experiments/transient_ridge_studies.py`). A study
+# not yet recorded says so, with the command that records it.
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show(ch, "transient")
+recorded_studies.show(ch, "ladder")
+
+# %% [markdown]
 # *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against
 # claim 2b (how much closer to ridge the transient's $M$ was at $t_{\rm crit}$ than at the end; it holds above the
 # other dashed line). Open grey squares, labels ending in \*: the history rows of the pilot table above (commit

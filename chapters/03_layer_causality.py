@@ -441,6 +441,25 @@ if P.n_families > 1:
 #   by the smallest, over the layers below the top, of LCGD's gradient norm over GD's at the first fine-tuning step,
 #   and 5b by the ratio of LCGD's lowest to its top layer's gradient norm.
 #
+# ## Studies: the comparison on the paper's statistical unit (December 2026)
+#
+# Bar Natan et al.'s spread is over demonstration seeds and orders of one fixed model; ours, above, is over
+# pretraining seeds, whose model-to-model spread swamps an effect of the paper's size. The studies below take the
+# paper's unit: per pretrained model, LCGD − GD over hundreds of episodes and demonstration orders with a paired
+# test, and the claim becomes "more ICL-like in k of n models" (the paper: five of six datasets). They also read
+# each layer's early exit (can LCGD's per-layer objectives mean anything here?), choose the similarity metrics'
+# learning rate on held-out episodes, compare GD and LCGD at matched update sizes, and put claims 3a, 3c, 4a and
+# 4b on a ladder of three CPU scales with the trend's direction fixed before any run
+# (`iclbook/experiments/layer_causality_studies.py`, criteria committed before any member ran). A study not yet
+# recorded says so, with the command that records it.
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show(ch, "per-model")
+recorded_studies.show(ch, "per-model-aux-exit")
+recorded_studies.show(ch, "ladder")
+
+# %% [markdown]
 # ## Recorded results
 #
 # The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit

@@ -629,7 +629,15 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # A study's record (`results/04_modular_arithmetic/study-<name>.json`) is written member by member, so the studies
 # run over several sittings; the book's page *How often do the claims hold?* shows every recorded study with its
 # rates, intervals and claims. Until the curve is recorded, this chapter's ledger keeps its single-run claims.
-#
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show(ch, "gpu-recipe")
+recorded_studies.show(ch, "recipe-screen")
+recorded_studies.show(ch, "solve-rate", x="n_id")
+recorded_studies.show(ch, "depth", x="n_layer")
+
+# %% [markdown]
 # ## Recorded results
 #
 # The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit

@@ -473,11 +473,15 @@ else:
 # A member of the study trains what the ledger reads (the main runs of its seed and the no-context control, on the
 # variant's prompts, for the `ci` profile's steps) and computes every claim with the chapter's own claim functions
 # and criteria: nothing is tuned per variant, and the point `chapter` is this chapter's ledger at `ci` for those
-# seeds. The table in the appendix below is rendered from the recorded study
+# seeds. The table below is rendered from the recorded study
 # (`results/05_multi_concept/study-data-model-family.json`): for each data model and each claim, in how many of the
 # three seeds the claim holds, so it says where each claim holds and where it breaks. Claims 1b and 5 are
 # `cpu`/`gpu` claims (see above) and can fail at `ci` on the chapter's own model too: read a variant's row for them
 # against the chapter's row.
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show(ch, "data-model-family")
 
 # %% [markdown]
 # ## Recorded results

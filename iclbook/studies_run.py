@@ -57,8 +57,9 @@ def code_of(study: studies.Study) -> tuple[str, list[str]]:
     return fingerprint(files), files
 
 
-def member_job(member: str, point: dict, seed: int, profile: str) -> dict:
-    """One member, as a worker runs it: its values and its provenance (code, where, how long)."""
+def member_job(member: str, point: dict, seed: int, profile: str, files: list[str]) -> dict:
+    """One member, as a worker runs it: its values and its provenance (code, where, how long, and the fingerprint
+    of the member's ``files`` as they are on disk when it finishes, which the record must share)."""
     import torch
 
     from .provenance import code_version, device_name, machine, versions
@@ -70,7 +71,7 @@ def member_job(member: str, point: dict, seed: int, profile: str) -> dict:
     return {"values": values,
             "provenance": {"code": code_version(), "device": str(dev), "device_name": device_name(dev),
                            "threads": torch.get_num_threads(), **versions(), **machine(),
-                           "wall_seconds": round(time.time() - t0, 1)}}
+                           "wall_seconds": round(time.time() - t0, 1), "fingerprint": fingerprint(files)}}
 
 
 def run_study(chapter: str, name: str, members: int | None = None, restart: bool = False,
@@ -99,8 +100,8 @@ def run_study(chapter: str, name: str, members: int | None = None, restart: bool
     if not todo:
         return record
     ex = executor or executors.current()
-    for point, seed, result in _results(study, todo, ex):
-        result["provenance"]["fingerprint"] = fp
+    record["commit"] = commit  # the clean commit this sitting started at; each member keeps its own in provenance
+    for point, seed, result in _results(study, todo, ex, files):
         studies.add_member(record, study, point, seed, result["values"], result["provenance"])
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, json.dumps(record, indent=2, default=str) + "\n")
@@ -110,11 +111,11 @@ def run_study(chapter: str, name: str, members: int | None = None, restart: bool
     return record
 
 
-def _results(study: studies.Study, todo: list[tuple[dict, int]], ex: executors.Executor):
+def _results(study: studies.Study, todo: list[tuple[dict, int]], ex: executors.Executor, files: list[str]):
     """(point, seed, member_job's result) as members finish: in order inline, else as the workers finish them."""
     if ex.kind == "inline":
         for point, seed in todo:
-            yield point, seed, member_job(study.member, point, seed, study.profile)
+            yield point, seed, member_job(study.member, point, seed, study.profile, files)
         return
     from distributed import as_completed
 
@@ -123,7 +124,8 @@ def _results(study: studies.Study, todo: list[tuple[dict, int]], ex: executors.E
     for point, seed in todo:
         key = f"iclbook-study-{study.chapter}-{study.name}-{studies.point_key(point)}-{seed}".replace(" ", "")
         fut = client.submit(executors._in_worker, "iclbook.studies_run:member_job",
-                            {"member": study.member, "point": point, "seed": seed, "profile": study.profile},
+                            {"member": study.member, "point": point, "seed": seed, "profile": study.profile,
+                             "files": files},
                             ex.kind == "local", key=key, pure=False, retries=2)
         futures[fut] = (point, seed)
     for fut in as_completed(futures):

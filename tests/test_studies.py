@@ -170,3 +170,15 @@ def test_a_studys_code_includes_the_chapters_parameter_declaration():
 
     _, files = code_of(STUDIES["gpu-recipe"])
     assert "iclbook/chapters/modular_arithmetic.py" in files and "iclbook/experiments/modular_arithmetic.py" in files
+
+
+def test_a_member_whose_code_changed_while_it_ran_is_refused(toy_study, monkeypatch):
+    """The fingerprint a member reports is taken from the files on disk when it finishes: a member module edited
+    mid-run does not join the record under the old code's name."""
+    study, run = toy_study
+    from iclbook.evidence import fingerprint as fpr
+    monkeypatch.setattr(run, "code_of", lambda st: ("a" * 16, ["iclbook/claims.py"]))
+    monkeypatch.setattr(run, "fingerprint", lambda files: "b" * 16)  # the code as the member finished
+    with pytest.raises(StudyError, match="ran on other code"):
+        run.run_study("04", "toy")
+    assert fpr.fingerprint is not run.fingerprint

@@ -108,7 +108,6 @@ def add_member(record: dict, study: Study, point: dict, seed: int, values: dict,
     row["members"][str(seed)] = {k: values[k] for k in study.keep}
     record["provenance"][f"{point_key(point)} | {seed}"] = provenance
     recount(record, study)
-    record["commit"] = provenance.get("code", record["commit"])
     record["recorded"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return record
 
