@@ -58,20 +58,27 @@ def code_of(study: studies.Study) -> tuple[str, list[str]]:
 
 
 def member_job(member: str, point: dict, seed: int, profile: str, files: list[str]) -> dict:
-    """One member, as a worker runs it: its values and its provenance (code, where, how long, and the fingerprint
-    of the member's ``files`` as they are on disk when it finishes, which the record must share)."""
+    """One member, as a worker runs it: its values and its provenance (code, where, how long, how many run-store
+    entries appeared while it ran (its own; with members in parallel, theirs too), and the fingerprint of the
+    member's ``files`` as they are on disk when it finishes, which the record must share)."""
     import torch
 
     from .provenance import code_version, device_name, machine, versions
     from .runtime import device
 
+    from .paths import store_root
+    from .store import Store
+
+    before = Store(store_root()).finished()
     t0 = time.time()
     values = executors.call(member, {"point": point, "seed": seed, "profile": profile})
+    trained = len(Store(store_root()).finished() - before)
     dev = device()
     return {"values": values,
             "provenance": {"code": code_version(), "device": str(dev), "device_name": device_name(dev),
                            "threads": torch.get_num_threads(), **versions(), **machine(),
-                           "wall_seconds": round(time.time() - t0, 1), "fingerprint": fingerprint(files)}}
+                           "wall_seconds": round(time.time() - t0, 1), "trained_entries": trained,
+                           "fingerprint": fingerprint(files)}}
 
 
 def run_study(chapter: str, name: str, members: int | None = None, restart: bool = False,

@@ -199,8 +199,10 @@ def markdown(record: dict) -> str:
     with its interval, then k of n of every other kept boolean, then the mean of each kept number), the claims."""
     pts = record["points"]
     n_all = sum(r["n"] for r in pts)
-    walls = [p.get("wall_seconds") for p in record["provenance"].values() if p.get("wall_seconds")]
-    cost = f"; median {sorted(walls)[len(walls) // 2] / 60:.1f} min per member" if walls else ""
+    walls = [p["wall_seconds"] for p in record["provenance"].values() if p.get("wall_seconds") and
+             p.get("trained_entries", 1) > 0]
+    cost = f"; median {sorted(walls)[len(walls) // 2] / 60:.1f} min per member that trained" if walls else \
+        "; every member read its models from the run store (its wall time is not what training costs)"
     head = (f"*Study `{record['study']}`* at `{record['profile']}`: {record['description']} {n_all} members over "
             f"{len(pts)} points, member seeds from {record['first_seed']}"
             + (f"; recorded {record['recorded']} at commit `{record['commit'][:10]}`" if record["commit"] else "")
