@@ -264,3 +264,18 @@ def test_members_return_every_kept_value(tmp_path, monkeypatch):
     assert set(LADDER_KEEP) <= set(lad) and lad["steps"] == 12 and lad["n_embd"] == 16
     with pytest.raises(ValueError, match="anchored"):
         tm.member({"pool_seed": 3, "D": 8, **TINY}, 1000, "cpu")
+
+
+def test_the_gpu_recipe_rehearsal_fails_when_the_gpu_recipe_does_not_learn():
+    from iclbook.experiments.transient_ridge_studies import GPU_RECIPE, STUDIES, _rehearsal_claim
+
+    def rec(gpu_far, gpu_k, cpu_k):
+        def pt(extra, far, k):
+            members = {str(s): {"d_ridge_end": 0.5, "d_dmmse_end": 0.5 if s < far else 0.02} for s in range(2)}
+            return {"point": {"pool_seed": 0, "M_transient": 13, **extra}, "members": members, "k": k, "n": 2}
+        return {"points": [pt({}, 0, cpu_k), pt(GPU_RECIPE, gpu_far, gpu_k)]}
+
+    assert _rehearsal_claim(rec(0, 1, 1))[1]
+    assert not _rehearsal_claim(rec(1, 1, 1))[1]  # a member stuck on a plateau, far from both predictors
+    assert not _rehearsal_claim(rec(0, 0, 1))[1]  # fewer transients than the cpu recipe
+    assert STUDIES["gpu-recipe"].points[1]["tokens"] == "interleaved"

@@ -11,6 +11,9 @@ the rule that picks M_transient for each pool (``analysis.bayes_gap``).
   by a rule fixed here: along the step rungs a least-squares slope on log₂(steps) (``scipy.stats.linregress``), at
   the width rung a Welch t-test against the 1× rung (``scipy.stats.ttest_ind``); "toward" or "away from" the paper's
   side when the one-sided p < 0.05, else "flat".
+- ``gpu-recipe``: issue 37's rehearsal of the `gpu` profile's recipe (the papers' interleaved tokens and its learning
+  rate 1e-3) at the `cpu` scale, beside the `cpu` recipe, at M = 13 on pool 0 with the same seeds (1000 and up: the
+  ``transient`` study's pool-0 members, whose models the `cpu` point shares).
 """
 from __future__ import annotations
 
@@ -149,7 +152,38 @@ def _ladder_claims() -> tuple[RateClaim, ...]:
     return tuple(out)
 
 
+GPU_RECIPE = {"tokens": "interleaved", "lr": 1e-3}  # the gpu profile's recipe, without its scale
+NEAR = 0.1  # a model has learned when it ends within this distance (/D) of ridge's or dMMSE_M's predictions
+
+
+def _learned(m: dict) -> bool:
+    return min(m["d_ridge_end"], m["d_dmmse_end"]) < NEAR
+
+
+def _rehearsal_claim(record: dict) -> tuple[str, bool]:
+    """The `gpu` recipe learns at the `cpu` scale where the `cpu` recipe does: every gpu-recipe member ends within
+    NEAR of a Bayes predictor (ridge or dMMSE_M; a model stuck on a plateau ends far from both), and it shows the
+    transient in at least as many members as the `cpu` recipe on the same seeds."""
+    cpu, gpu = (next(r for r in record["points"] if ("tokens" in r["point"]) == g) for g in (False, True))
+    ms = list(gpu["members"].values())
+    learned = sum(_learned(m) for m in ms)
+    value = (f"gpu recipe: learned {learned}/{len(ms)}, transient {gpu['k']}/{gpu['n']}; cpu recipe: learned "
+             f"{sum(_learned(m) for m in cpu['members'].values())}/{cpu['n']}, transient {cpu['k']}/{cpu['n']}")
+    return value, len(ms) >= 2 and gpu["n"] == cpu["n"] and learned == len(ms) and gpu["k"] >= cpu["k"]
+
+
 STUDIES = {
+    "gpu-recipe": Study(
+        name="gpu-recipe", chapter="02", profile="cpu",
+        points=({"pool_seed": BOOK_POOL, "M_transient": 13},
+                {"pool_seed": BOOK_POOL, "M_transient": 13, **GPU_RECIPE}),
+        members=2, member=MEMBER, keep=KEEP, success="transient", first_seed=1000,
+        description="the gpu profile's recipe (interleaved tokens, lr 1e-3) at the cpu scale beside the cpu recipe, "
+                    "M = 13, pool 0 (issue 37).",
+        claims=(RateClaim("rehearsal", "check", "The gpu profile's recipe learns at the cpu scale where the cpu "
+                          "recipe does", f"≥ 2 members each, the same seeds; every gpu-recipe member ends within "
+                          f"{NEAR:g} (MSE/D) of ridge's or dMMSE_M's predictions, and shows the transient in at least "
+                          "as many members as the cpu recipe", _rehearsal_claim),)),
     "transient": Study(
         name="transient", chapter="02", profile="cpu",
         points=tuple({"pool_seed": s} for s in (BOOK_POOL, *NEW_POOLS)),
