@@ -11,7 +11,6 @@ dropped from ``depends_on``. A record whose check fails is left as it was and re
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,13 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from iclbook.evidence import fingerprint as fpr  # noqa: E402
 from iclbook.evidence.records import is_stale, results_dir  # noqa: E402
-
-
-def at_commit(commit: str):
-    def read(rel: str) -> bytes | None:
-        out = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{rel}"], capture_output=True)
-        return out.stdout if out.returncode == 0 else None
-    return read
+from refingerprint_records import at_commit  # noqa: E402  (this folder: the same reading of a file at a commit)
 
 
 def convert(meta: dict, commit: str) -> bool | None:
