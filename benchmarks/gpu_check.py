@@ -146,7 +146,8 @@ def path_run(chapter: str, P, store: Store, dev: torch.device) -> tuple[np.ndarr
 
 
 def run_path(chapter: str, over: dict, dev: torch.device, steps: int) -> str:
-    P = G.params(chapter, **{**over, STEP_PARAM[chapter]: steps})
+    n_steps = {STEP_PARAM[chapter]: steps, **({"variant_steps": steps} if chapter == "05" else {})}
+    P = G.params(chapter, **{**over, **n_steps})
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         losses, what = path_run(chapter, P, Store(d), dev)
@@ -233,7 +234,7 @@ def steps_per_second(unit: G.Unit, dev: torch.device, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-# ---- the check --------------------------------------------------------------------------------------------------------
+# ---- the check ----------------------------------------------------------------------------------------------
 
 def check(chapters: list[str], gpu: bool, dev: torch.device, steps: int, seconds: float,
           log: Callable[[str], Any] = print) -> list[Row]:
@@ -266,7 +267,8 @@ def check(chapters: list[str], gpu: bool, dev: torch.device, steps: int, seconds
 
 
 def table(rows: list[Row], gpu: bool, dev: torch.device) -> str:
-    other = f"{dev} ({torch.cuda.get_device_name(dev)})" if gpu else "CPU fp64 (reference check of the tolerances)"
+    name = f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""
+    other = f"{dev}{name}" if gpu else "CPU fp64 (reference check of the tolerances)"
     head = ("| chapter | forward fp32 (≤ {fwd32:g}) | forward TF32 (≤ {fwdtf32:g}) | {n} steps: losses (≤ {loss:g}) | "
             "parameter change (≤ {update:g}) | steps/s ({where}) | main training (h) | verdict |"
             ).format(n=COMPARE_STEPS, where="full gpu step" if gpu else "tiny sizes, CPU", **TOL)

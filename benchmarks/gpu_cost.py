@@ -337,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chapters", nargs="*", default=list(PHASES))
     ap.add_argument("--measure", action="store_true", help="also time the `gpu` models on this CPU")
     ap.add_argument("-p", nargs=3, action="append", default=[], metavar=("CHAPTER", "NAME", "VALUE"),
-                    help="cost a proposal: a parameter on top of the `gpu` profile (VALUE as JSON), e.g. -p 02 n_embd 128")
+                    help="cost a proposal: a parameter on top of the `gpu` profile (VALUE as JSON), "
+                         "e.g. -p 02 n_embd 128")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     for chapter, name, value in a.p:
