@@ -212,9 +212,11 @@ def compare(chapter: str, dev: torch.device, dtype: torch.dtype = torch.float32)
 
 def main_steps(chapter: str, P) -> float:
     """Steps of the chapter's main training (the unit ``steps_per_second`` times), over the whole chapter."""
-    return {"01": P.gpt_steps, "02": P.steps, "03": P.seeds * P.steps, "04": P.steps,
-            "05": (2 * P.seeds + 6 + sum(len(set(g) - {c}) for g, c in ((P.S_grid, P.S), (P.sigma_grid, P.sigma_xi),
-                                                                        (P.L_grid, P.L)))) * P.steps}[chapter]
+    steps = {"01": lambda: P.gpt_steps, "02": lambda: P.steps, "03": lambda: P.seeds * P.steps,
+             "04": lambda: P.steps,  # each chapter's parameters exist only in its own declaration: read one
+             "05": lambda: (2 * P.seeds + 6 + sum(len(set(g) - {c}) for g, c in (
+                 (P.S_grid, P.S), (P.sigma_grid, P.sigma_xi), (P.L_grid, P.L)))) * P.steps}
+    return steps[chapter]()
 
 
 def steps_per_second(unit: G.Unit, dev: torch.device, seconds: float) -> float:
