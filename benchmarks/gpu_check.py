@@ -212,11 +212,14 @@ def compare(chapter: str, dev: torch.device, dtype: torch.dtype = torch.float32)
 
 def main_steps(chapter: str, P) -> float:
     """Steps of the chapter's main training (the unit ``steps_per_second`` times), over the whole chapter."""
-    steps = {"01": lambda: P.gpt_steps, "02": lambda: P.steps, "03": lambda: P.seeds * P.steps,
-             "04": lambda: P.steps,  # each chapter's parameters exist only in its own declaration: read one
-             "05": lambda: (2 * P.seeds + 6 + sum(len(set(g) - {c}) for g, c in (
-                 (P.S_grid, P.S), (P.sigma_grid, P.sigma_xi), (P.L_grid, P.L)))) * P.steps}
-    return steps[chapter]()
+    if chapter == "01":
+        return P.gpt_steps
+    if chapter == "03":
+        return P.seeds * P.steps
+    if chapter == "05":  # main and quarter-batch seeds, controls, loss variants, W_KQ signs, sweeps
+        sweeps = sum(len(set(g) - {c}) for g, c in ((P.S_grid, P.S), (P.sigma_grid, P.sigma_xi), (P.L_grid, P.L)))
+        return (2 * P.seeds + 6 + sweeps) * P.steps
+    return P.steps
 
 
 def steps_per_second(unit: G.Unit, dev: torch.device, seconds: float) -> float:
