@@ -463,13 +463,15 @@ ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 # `transient` takes $M_{\rm transient}$ from a rule fixed before any training (the training-free Bayes gap between
 # dMMSE$_M$ and ridge, `iclbook/analysis/bayes_gap.py`) and counts how often 2a–2c hold over (seed, pool) pairs,
 # new pools included; the study `ladder` measures the claims left to `gpu` at three CPU scales and one wider model,
-# each read against a direction fixed before any run (`iclbook/experiments/transient_ridge_studies.py`). A study
-# not yet recorded says so, with the command that records it.
+# each read against a direction fixed before any run (`iclbook/experiments/transient_ridge_studies.py`); the study
+# `gpu-recipe` trains the `gpu` profile's recipe (interleaved tokens, learning rate 1e-3) at the `cpu` scale beside
+# ours on the same seeds. A study not yet recorded says so, with the command that records it.
 
 # %% tags=["remove-input", "render-only"]
 from iclbook.evidence import studies as recorded_studies
 recorded_studies.show(ch, "transient")
 recorded_studies.show(ch, "ladder")
+recorded_studies.show(ch, "gpu-recipe")
 
 # %% [markdown]
 # *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against
