@@ -51,10 +51,10 @@ def path(study: studies.Study):
 def code_of(study: studies.Study) -> tuple[str, list[str]]:
     """The fingerprint and files of the code a member runs: the member function's module, every ``iclbook`` module
     it imports (read from the source, so every worker agrees) and the chapter's parameter declaration, which a member
-    reads by name (its profile's values) rather than by an import."""
+    reads by name (its profile's values, so the declaration counts at that profile only) rather than by an import."""
     declaration = f"iclbook/chapters/{get(study.chapter).name}.py"
     files = sorted({*module_files(study.member.partition(":")[0]), declaration})
-    return fingerprint(files), files
+    return fingerprint(files, profile=study.profile), files
 
 
 def member_job(member: str, point: dict, seed: int, profile: str, files: list[str]) -> dict:
@@ -78,7 +78,7 @@ def member_job(member: str, point: dict, seed: int, profile: str, files: list[st
             "provenance": {"code": code_version(), "device": str(dev), "device_name": device_name(dev),
                            "threads": torch.get_num_threads(), **versions(), **machine(),
                            "wall_seconds": round(time.time() - t0, 1), "trained_entries": trained,
-                           "fingerprint": fingerprint(files)}}
+                           "fingerprint": fingerprint(files, profile=profile)}}
 
 
 def run_study(chapter: str, name: str, members: int | None = None, restart: bool = False,

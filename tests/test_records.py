@@ -177,3 +177,50 @@ def test_render_only_cells_leave_the_code_unchanged_and_only_render():
                 assert isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name), (path.name, cell.source)
                 assert (fn.value.id == "ch" and fn.attr in allowed_calls) or fn.value.id in evidence_names, \
                     (path.name, cell.source)
+
+
+DECLARATION = '''"""Chapter 9: parameters."""
+from ..profiles import param as _p
+
+PARAMS = (
+    _p("steps", int, 10, 100, 1000, "steps", low=1),
+    _p("width", int, 8, 16,
+       [32, 64], "width"),  # a value over two lines
+)
+'''
+
+
+def test_a_declaration_counts_at_the_records_profile_only(repo):
+    """Issue 37: resizing the `gpu` column keeps `ci` and `cpu` records fresh; the profile's own column, or any other
+    code of the declaration, makes them stale."""
+    from iclbook.evidence import fingerprint as fpr
+
+    decl = repo / "iclbook" / "chapters" / "toy.py"
+    decl.parent.mkdir()
+    decl.write_text(DECLARATION)
+    files = ["iclbook/chapters/toy.py", "iclbook/claims.py"]
+    before = {p: fpr.fingerprint(files, profile=p) for p in ("ci", "cpu", "gpu")}
+    assert "_p(\"width\", int, 8, _, _, \"width\")" in fpr.declaration_code(DECLARATION, "ci").replace("\n", "").replace(
+        "       ", " ")
+    decl.write_text(DECLARATION.replace("1000", "4000").replace("[32, 64]", "[32]"))
+    after = {p: fpr.fingerprint(files, profile=p) for p in ("ci", "cpu", "gpu")}
+    assert after["ci"] == before["ci"] and after["cpu"] == before["cpu"] and after["gpu"] != before["gpu"]
+    assert fpr.fingerprint(files) != fpr.fingerprint(files, profile="cpu")  # whole: the old rule
+    decl.write_text(DECLARATION.replace(", 100,", ", 200,"))
+    assert fpr.fingerprint(files, profile="cpu") != before["cpu"] and fpr.fingerprint(files, profile="ci") == before["ci"]
+    decl.write_text(DECLARATION.replace("low=1", "low=2"))
+    assert all(fpr.fingerprint(files, profile=p) != before[p] for p in before)
+    with pytest.raises(ValueError, match="profile"):
+        fpr.declaration_code(DECLARATION, "tpu")
+
+
+def test_a_record_reads_its_declaration_at_its_profile(repo):
+    """A new record is written under the profile rule, and only its own profile's values make it stale."""
+    from iclbook.evidence import fingerprint as fpr
+
+    path = _record({})
+    rec = __import__("json").loads(path.read_text())
+    assert rec["fingerprint_of"] == fpr.PROFILE_RULE and not records.is_stale(rec)
+    assert records.fingerprint(rec["depends_on"], profile="cpu") == rec["fingerprint"]
+    old = dict(rec, fingerprint_of="code", fingerprint=records.fingerprint(rec["depends_on"]))
+    assert not records.is_stale(old)  # a record of the old rule is read by the old rule

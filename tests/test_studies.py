@@ -178,7 +178,7 @@ def test_a_member_whose_code_changed_while_it_ran_is_refused(toy_study, monkeypa
     study, run = toy_study
     from iclbook.evidence import fingerprint as fpr
     monkeypatch.setattr(run, "code_of", lambda st: ("a" * 16, ["iclbook/claims.py"]))
-    monkeypatch.setattr(run, "fingerprint", lambda files: "b" * 16)  # the code as the member finished
+    monkeypatch.setattr(run, "fingerprint", lambda files, profile=None: "b" * 16)  # the code as the member finished
     with pytest.raises(StudyError, match="ran on other code"):
         run.run_study("04", "toy")
     assert fpr.fingerprint is not run.fingerprint

@@ -5,6 +5,11 @@ docstrings), so that rewording a chapter's prose (comments in its jupytext sourc
 while any changed statement makes it stale. Modules that only draw, read or render results (``RENDER_ONLY``)
 compute no ledger value and are left out: the evidence layer itself, the status page, the seeds runner, the
 figure modules (each ``*_figures.py`` function returns a figure and nothing a claim reads) and the plotting style.
+
+A chapter's parameter declaration (``iclbook/chapters/<name>.py``) holds one column per profile. A record or study
+made at one profile depends on that profile's column only (``PROFILE_RULE``): with ``profile`` given, the other
+profiles' values are blanked before hashing (``declaration_code``), so resizing the `gpu` profile keeps the `ci`
+and `cpu` records fresh, while a change to the profile's own value, to a check or to a derived rule makes them stale.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from .. import paths
+from ..profiles import PROFILES
 
 # Files (glob patterns relative to the repository) that no ledger value passes through.
 RENDER_ONLY = ("iclbook/records.py", "iclbook/seeds.py", "iclbook/status.py", "iclbook/studies_run.py",
@@ -119,17 +125,61 @@ def _parameters_marker(line: str) -> bool:
     return line.startswith("# %%") and "parameters" in line
 
 
-def file_code(rel: str, data: bytes | None) -> bytes:
-    """What the fingerprint hashes of one file: its code (``code_text``) for Python, else its bytes."""
+# A record's ``fingerprint_of``: "code" hashes every file whole; PROFILE_RULE reads each chapter declaration
+# (DECLARATIONS) at the record's profile only.
+PROFILE_RULE = "code, declarations at the profile"
+DECLARATIONS = "iclbook/chapters/[!_]*.py"
+PARAM_CALLS = ("_p", "param")  # profiles.param(name, kind, ci, cpu, gpu, doc, ...)
+
+
+def declaration_code(source: str, profile: str) -> str:
+    """``code_text`` of a chapter's declaration with the values of every profile but ``profile`` blanked: in each
+    ``param``/``_p`` call the positional ``ci``, ``cpu`` and ``gpu`` arguments (the third to fifth) other than
+    ``profile``'s become ``_``. Source that does not parse is kept whole."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile: got {profile!r}, allowed: {', '.join(PROFILES)}")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode()))
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in PARAM_CALLS \
+                and len(node.args) >= 5:
+            spans += [a for i, a in enumerate(node.args[2:5]) if PROFILES[i] != profile]
+    data = source.encode()
+    for a in sorted(spans, key=lambda a: (a.lineno, a.col_offset), reverse=True):  # ast offsets count UTF-8 bytes
+        start = offsets[a.lineno - 1] + a.col_offset
+        end = offsets[a.end_lineno - 1] + a.end_col_offset
+        data = data[:start] + b"_" + data[end:]
+    return code_text(data.decode())
+
+
+def file_code(rel: str, data: bytes | None, profile: str | None = None) -> bytes:
+    """What the fingerprint hashes of one file: its code (``code_text``) for Python, else its bytes; a chapter
+    declaration at ``profile`` only when one is given (``declaration_code``)."""
     if data is None:
         return b"<missing>"
+    if profile is not None and fnmatch(rel, DECLARATIONS):
+        return declaration_code(data.decode(), profile).encode()
     return code_text(data.decode()).encode() if rel.endswith(".py") else data
 
 
-def fingerprint(files: list[str], read=None, skip=render_only) -> str:
+def profile_of(meta: dict) -> str | None:
+    """The profile a record's (or study's) fingerprint reads declarations at: its profile under ``PROFILE_RULE``,
+    else None (every file whole)."""
+    return meta.get("profile") if meta.get("fingerprint_of") == PROFILE_RULE else None
+
+
+def fingerprint(files: list[str], read=None, skip=render_only, profile: str | None = None) -> str:
     """SHA-256 over the files' paths and code (``file_code``; a missing file hashes as missing), leaving out the
     files ``skip`` names (default: the render-only ones). ``read(rel)`` gives a file's bytes or None (default: this
-    checkout's files), e.g. to fingerprint an earlier commit."""
+    checkout's files), e.g. to fingerprint an earlier commit; with ``profile`` a chapter declaration counts at that
+    profile's values only."""
     root = paths.repo_root()
     if read is None:
         def read(rel: str) -> bytes | None:
@@ -137,5 +187,5 @@ def fingerprint(files: list[str], read=None, skip=render_only) -> str:
             return path.read_bytes() if path.exists() else None
     h = hashlib.sha256()
     for rel in sorted(f for f in set(files) if not skip(f)):
-        h.update(rel.encode() + b"\0" + file_code(rel, read(rel)) + b"\0")
+        h.update(rel.encode() + b"\0" + file_code(rel, read(rel), profile) + b"\0")
     return h.hexdigest()[:16]

@@ -25,7 +25,7 @@ from typing import Any
 from .. import paths
 from ..atomic import atomic_write_text
 from . import tables
-from .fingerprint import fingerprint
+from .fingerprint import PROFILE_RULE, fingerprint, profile_of
 
 
 def results_dir() -> Path:
@@ -66,6 +66,7 @@ def make_record(table: dict, runs: dict[int, dict], label: str, commit: str) -> 
     fp, files = next(iter(prints.values()))
     if fingerprint(list(files)) != fp:
         raise RecordError("the code has changed since these seeds ran; rerun them with --force")
+    fp = fingerprint(list(files), profile=table["profile"])  # the record reads its own profile's declarations
     keep = ("code", "params", "executor", "threads", "device", "device_name", "cpu_model", "cpu_cores", "torch",
             "wall_seconds", "finished", "trained_entries")
     return {
@@ -73,7 +74,7 @@ def make_record(table: dict, runs: dict[int, dict], label: str, commit: str) -> 
         "seeds": table["seeds"], "overrides": table["params"], "label": label,
         "claims": [{k: row[k] for k in ("id", "kind", "statement", "criterion", "expected_at", "per_seed",
                                         "holds_k", "n")} for row in table["claims"]],
-        "fingerprint": fp, "fingerprint_of": "code", "depends_on": list(files), "commit": commit,
+        "fingerprint": fp, "fingerprint_of": PROFILE_RULE, "depends_on": list(files), "commit": commit,
         "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "provenance": {s: {k: p.get(k) for k in keep} for s, p in prov.items()},
     }
@@ -96,7 +97,7 @@ def load_all(slug: str | None = None, studies: bool = False) -> list[dict]:
 
 
 def is_stale(record: dict) -> bool:
-    return fingerprint(record["depends_on"]) != record["fingerprint"]
+    return fingerprint(record["depends_on"], profile=profile_of(record)) != record["fingerprint"]
 
 
 def provenance_line(record: dict) -> str:

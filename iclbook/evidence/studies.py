@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import records
+from .fingerprint import PROFILE_RULE
 
 LEVEL = 0.95  # every interval of a study: a 95 % Wilson score interval
 
@@ -80,7 +81,7 @@ def new_record(study: Study, slug: str, title: str, fingerprint: str, depends_on
             "first_seed": study.first_seed, "members_per_point": study.members,
             "points": [{"point": dict(pt), "members": {}, "k": 0, "n": 0, "interval": list(wilson(0, 0))}
                        for pt in study.points],
-            "claims": [], "fingerprint": fingerprint, "fingerprint_of": "code", "depends_on": list(depends_on),
+            "claims": [], "fingerprint": fingerprint, "fingerprint_of": PROFILE_RULE, "depends_on": list(depends_on),
             "commit": "", "recorded": "", "provenance": {}}
 
 
