@@ -1,12 +1,13 @@
 """Every chapter's `gpu` code path at tiny sizes on the CPU (issue 37, part 2).
 
-No GPU is lent to CI, and the `gpu` profiles are not the `cpu` recipes made larger: chapter 2 switches to a 31-member
-ensemble over pools of up to 32768 tasks (and its full-scale override to the papers' interleaved tokens), chapter 3 to six task families and three-token
-inputs, chapter 4 to every grid point in one stacked ensemble (`group` 0) and the deep model (and its full-scale
-override to the paper's rotary positions, no biases and the rectangle rule), chapter 5 to three-value sweeps and test lengths beyond the training length. Each
-test resolves the chapter's `gpu` profile, shrinks only sizes (steps, width, batch, evaluation sets) and calls the
-experiment module's own functions, so that a shape, indexing or ensemble bug on these paths shows here and not on a
-reader's GPU. Chapter 4's whole notebook at `gpu` runs in tests/test_chapters.py.
+No GPU is lent to CI, and the `gpu` profiles are not the `cpu` recipes made larger: chapter 2 switches to a
+31-member ensemble over pools of up to 32768 tasks, chapter 3 to six task families and three-token inputs, chapter 4
+to every grid point in one stacked ensemble (`group` 0) and the deep model, chapter 5 to three-value sweeps and test
+lengths beyond the training length; the documented full-scale overrides switch chapter 2 to the papers' interleaved
+tokens and chapter 4 to the paper's rotary positions, no biases and rectangle rule. Each test resolves the chapter's
+`gpu` profile, shrinks only sizes (steps, width, batch, evaluation sets; the overrides' recipes where named) and calls
+the experiment module's own functions, so that a shape, indexing or ensemble bug on these paths shows here and not
+on a reader's GPU. Chapter 4's whole notebook at `gpu` runs in tests/test_chapters.py.
 """
 from __future__ import annotations
 
