@@ -401,7 +401,9 @@ if P.n_families > 1:
 # above it stay within a factor of about two of one another.
 # :::
 #
-# The `gpu` profile (eight layers, width 256, six task families) has not been run: no GPU has been available to us.
+# The `gpu` profile (eight layers, width 256, six task families, and six pretraining seeds as at `cpu`: it had
+# three until December 2026, too few for effects that change sign between models) has not been run: no GPU has been
+# available to us.
 #
 # *How we test claims 4 and 5 (changed in December 2026, before the runs that test them).* 4a and 4b asked for a mean
 # LCGD − GD difference above 0 over the seeds; per-seed values change sign (in the history above, two to four seeds of
