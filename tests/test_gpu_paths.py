@@ -1,18 +1,20 @@
 """Every chapter's `gpu` code path at tiny sizes on the CPU (issue 37, part 2).
 
-No GPU is lent to CI, and the `gpu` profiles are not the `cpu` recipes made larger: chapter 2 switches to interleaved
-tokens and a 31-member ensemble over pools of up to 32768 tasks, chapter 3 to six task families and three-token
-inputs, chapter 4 to rotary positions, no biases, the rectangle rule, every grid point in one stacked ensemble
-(`group` 0) and the deep model, chapter 5 to three-value sweeps and test lengths beyond the training length. Each
-test resolves the chapter's `gpu` profile, shrinks only sizes (steps, width, batch, evaluation sets) and calls the
-experiment module's own functions, so that a shape, indexing or ensemble bug on these paths shows here and not on a
-reader's GPU. Chapter 4's whole notebook at `gpu` runs in tests/test_chapters.py.
+No GPU is lent to CI, and the `gpu` profiles are not the `cpu` recipes made larger: chapter 2 switches to a
+31-member ensemble over pools of up to 32768 tasks, chapter 3 to six task families and three-token inputs, chapter 4
+to every grid point in one stacked ensemble (`group` 0) and the deep model, chapter 5 to three-value sweeps and test
+lengths beyond the training length; the documented full-scale overrides switch chapter 2 to the papers' interleaved
+tokens and chapter 4 to the paper's rotary positions, no biases and rectangle rule. Each test resolves the chapter's
+`gpu` profile, shrinks only sizes (steps, width, batch, evaluation sets; the overrides' recipes where named) and calls
+the experiment module's own functions, so that a shape, indexing or ensemble bug on these paths shows here and not
+on a reader's GPU. Chapter 4's whole notebook at `gpu` runs in tests/test_chapters.py.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from iclbook import rng
@@ -44,8 +46,8 @@ def differs_beyond_size(chapter: str) -> dict:
 def test_the_non_size_gpu_choices_are_the_ones_these_tests_cover():
     """If a chapter gains a new `gpu`-only choice, this test names it, so that a test for its path is added here."""
     assert {c.id: differs_beyond_size(c.id) for c in map(get, "12345")} == {
-        "01": {}, "02": {"tokens": ("pair", "interleaved")}, "03": {},
-        "04": {"tasks": ("random", "rectangle"), "pos": ("learned", "rope"), "bias": (True, False)}, "05": {}}
+        "01": {}, "02": {}, "03": {},
+        "04": {}, "05": {}}
     # choices that are numbers but select a code path: chapter 4's group 0 (one ensemble of all grid points) and
     # deep_layers > 0 (claim 5's deep model), chapter 3's n_families > 1 (per-family tables), chapter 2's 30 pools
     assert get("04").params["group"].per_profile["gpu"] == 0 and get("04").params["deep_layers"].per_profile["gpu"] > 0
@@ -69,23 +71,26 @@ def test_ch01_gpu_transformer_and_sgd(tmp_path):
     torch.testing.assert_close(G[1], sgd_reference_loop(task, 70, 1, 0.01), rtol=1e-9, atol=1e-12)
 
 
-# ---- chapter 2: interleaved tokens, the 31-member ensemble over the half-power grid, its LLC --------------------
+# ---- chapter 2: the 31-member ensemble over the half-power grid, its LLC; the papers' interleaved tokens too ------
 
-def test_ch02_gpu_sweep_interleaved_ensemble_and_llc(tmp_path):
+@pytest.mark.parametrize("tokens", ["pair", "interleaved"])  # the profile's, and the documented full-scale override's
+def test_ch02_gpu_sweep_ensemble_and_llc(tmp_path, tokens):
     from iclbook.analysis.llc import SGLDConfig
     from iclbook.analysis.trajectory_pca import joint_trajectory_pca
     from iclbook.experiments.transient_ridge import (SweepConfig, calibrated_llc, llc_geometry, m_label, make_probes,
                                                      on_ridge_side, pca_geometry, threshold_M, train_sweep)
 
-    P = gpu_params("02", steps=10, batch=4, n_embd=16, n_eval=16, n_probe=4, n_linear=2, n_log=0)
-    assert P.tokens == "interleaved" and len(P.Ms) == 30 and max(P.Ms) == 2**15
+    P = gpu_params("02", steps=10, batch=4, n_embd=16, n_eval=16, n_probe=4, n_linear=2, n_log=0, tokens=tokens)
+    assert len(P.Ms) == 30 and max(P.Ms) == 2**15
+    interleaved = tokens == "interleaved"
     cfg = SweepConfig.from_params(P)
     store = Store(tmp_path)
     probes = make_probes(cfg, CPU)
     runs = train_sweep(cfg, store, CPU, probes, batched=True)
     keys = [m_label(M) for M in cfg.Ms]
     assert list(runs) == keys and runs["∞"].model.cfg.n_models == 31
-    assert runs["∞"].model.cfg.block_size == 2 * P.K and runs["∞"].model.cfg.d_in == P.D + 1
+    assert runs["∞"].model.cfg.block_size == (2 if interleaved else 1) * P.K
+    assert runs["∞"].model.cfg.d_in == (P.D + 1 if interleaved else 2 * P.D + 1)
     assert runs["1"].evals["probe"].shape == (3, P.n_probe * P.K) and runs["∞"].losses.shape == (10,)
     finite = keys[:-1]
     final = {k: {q: float(runs[k].evals[q][-1]) for q in ("ood", "id", "d_ridge", "d_dmmse")} for k in keys}
@@ -151,15 +156,19 @@ def test_ch03_gpu_families_compare_and_depth_probe(tmp_path):
     assert math.isfinite(float(probe["sim_aou"]))
 
 
-# ---- chapter 4: rope, no biases, rectangle rule, every grid point in one ensemble ---------------------------------
+# ---- chapter 4: every grid point in one ensemble; the paper's rope, no biases and rectangle rule too ---------------
 
-def _ch04_sweep(tmp_path, group: int):
+PAPER_04 = {"pos": "rope", "bias": False, "tasks": "rectangle"}  # the documented full-scale override
+
+
+def _ch04_sweep(tmp_path, group: int, paper: bool = True):
     from iclbook.experiments.modular_arithmetic import train_sweep
     from iclbook.tasks.modular import ModularTask
     from iclbook.train import OptimConfig, checkpoint_steps
 
-    P = gpu_params("04", n_embd=16, steps=10, batch=8, n_eval=16, n_ckpt=2)
-    assert (P.pos, P.bias, P.tasks, P.group, P.p) == ("rope", False, "rectangle", 0, 29)
+    P = gpu_params("04", n_embd=16, steps=10, batch=8, n_eval=16, n_ckpt=2, **(PAPER_04 if paper else {}))
+    assert (P.pos, P.bias, P.tasks) == (("rope", False, "rectangle") if paper else ("learned", True, "random"))
+    assert (P.group, P.p) == (0, 29)
     grid = [(n, al) for al in P.alphas[:2] for n in P.n_ids[:2]]
     seeds = rng.member_seeds(P.seed, len(grid))
     tasks = [ModularTask(P.p, n, al, P.n_ex, seed=s, device=CPU, rule=P.tasks) for s, (n, al) in zip(seeds, grid)]
@@ -171,13 +180,16 @@ def _ch04_sweep(tmp_path, group: int):
                        checkpoint_steps(P.steps, n_linear=P.n_ckpt, n_log=0), P.n_eval, CPU)
 
 
-def test_ch04_stacked_grid_trains_as_the_members_one_by_one(tmp_path):
+@pytest.mark.parametrize("paper", [False, True], ids=["profile", "paper-override"])
+def test_ch04_stacked_grid_trains_as_the_members_one_by_one(tmp_path, paper):
     """`group` 0 (the `gpu` profile: one ensemble of every grid point) and `group` 1 (the CPU profiles) give the same
-    members up to float summation order, as modular_arithmetic.py promises: losses, evaluations and weights."""
-    stacked, single = _ch04_sweep(tmp_path / "a", 0), _ch04_sweep(tmp_path / "b", 1)
+    members up to float summation order, as modular_arithmetic.py promises: losses, evaluations and weights; with
+    the profile's recipe and with the paper's (the documented override)."""
+    stacked, single = _ch04_sweep(tmp_path / "a", 0, paper), _ch04_sweep(tmp_path / "b", 1, paper)
     assert len(stacked) == len(single) == 4
     for a, b in zip(stacked, single):
-        assert a.task.spec() == b.task.spec() and not a.model.cfg.bias and a.model.cfg.pos == "rope"
+        assert a.task.spec() == b.task.spec() and a.model.cfg.bias == (not paper)
+        assert a.model.cfg.pos == ("rope" if paper else "learned")
         np.testing.assert_allclose(a.result.losses, b.result.losses, rtol=1e-4)
         for ea, eb in zip(a.result.evals, b.result.evals):  # accuracies on 16 sequences: at most one flips
             assert ea["step"] == eb["step"] and all(abs(ea[k] - eb[k]) <= 1 / 16 + 1e-9 for k in ea)

@@ -26,7 +26,7 @@ PARAMS = ParamSpec(
         _p("lr_grid", float, [0.03, 0.1, 0.3, 1.0], [0.03, 0.1, 0.3, 1.0, 3.0], [0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
            "SGD learning rates tried for FT (picked by FT accuracy)", low=1e-6, high=100.0, is_list=True,
            min_len=1),
-        _p("seeds", int, 1, 6, 3, "independent pretraining seeds", low=1, high=64),
+        _p("seeds", int, 1, 6, 6, "independent pretraining seeds", low=1, high=64),
         _p("control_depths", int, [3, 12], [3, 6, 12, 24], [8, 16, 24, 32],
            "depths of the extra random-weight controls (the chapter's width) in the depth probe", low=1, high=48,
            is_list=True, min_len=1),
