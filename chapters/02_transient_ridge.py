@@ -473,13 +473,17 @@ ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 # each read against a direction fixed before any run (`iclbook/experiments/transient_ridge_studies.py`); the study
 # `gpu-recipe` trains the papers' recipe (interleaved tokens, learning rate 1e-3; the `gpu` profile's until December
 # 2026) at the `cpu` scale beside ours on the same seeds, and led to the `gpu` profile's change of recipe (*Tokens*,
-# under *Where this chapter differs*). A study not yet recorded says so, with the command that records it.
+# under *Where this chapter differs*). The study `llc-known` checks the instrument before section 4's order is read
+# as our models': the same estimator on the chapter's architecture distilled onto dMMSE_4, dMMSE_8, dMMSE_16 and
+# ridge, whose functions are known (`iclbook/experiments/transient_ridge_llc_known.py`). A study not yet recorded
+# says so, with the command that records it.
 
 # %% tags=["remove-input", "render-only"]
 from iclbook.evidence import studies as recorded_studies
 recorded_studies.show(ch, "transient")
 recorded_studies.show(ch, "ladder")
 recorded_studies.show(ch, "gpu-recipe")
+recorded_studies.show(ch, "llc-known")
 
 # %% [markdown]
 # *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against

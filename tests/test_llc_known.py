@@ -1,0 +1,92 @@
+"""Chapter 2's known-case LLC check (issue 34, item 4): the targets are the Bayes predictors, distillation lowers the
+distance to them, a tiny member returns every kept value, and the study's criteria fail where the order is wrong."""
+import math
+
+import numpy as np
+import torch
+
+from iclbook import baselines, rng
+from iclbook.experiments import transient_ridge_llc_known as lk
+from iclbook.experiments.transient_ridge_studies import STUDIES, among_known
+from iclbook.store import Store
+
+TINY = {"n_embd": 16, "n_eval": 32, "llc_chains": 1, "llc_burn_in": 2, "llc_draws": 4, "llc_n": 64, "llc_batch": 8}
+
+
+def _cfg(steps: int):
+    return lk.resolve({"pool_seed": 0, "distil_steps": steps, **TINY}, 7, "cpu")[1]
+
+
+def test_targets_are_dmmse_on_the_pool_prefix_and_ridge():
+    cfg = _cfg(4)
+    x, y = lk.distil_data(cfg, 5, rng.generator("test", 0), "cpu")
+    t = lk.targets(cfg, x, y, "cpu")
+    pool = cfg.task().pool(16)
+    assert torch.allclose(t[0], baselines.dmmse_predictions(x[0], y[0], pool[:4], cfg.sigma2))
+    assert torch.allclose(t[2], baselines.dmmse_predictions(x[2], y[2], pool, cfg.sigma2))
+    assert torch.allclose(t[3], baselines.ridge_predictions(x[3], y[3], cfg.sigma2))
+    gaps = lk.target_gaps(cfg, lk.fit_sets(cfg, "cpu"), "cpu")
+    assert all(g.shape == (4,) and (g > 0).all() for g in gaps.values())
+    own_x, own_y, own_t = lk.fit_sets(cfg, "cpu")["own"]  # dMMSE_4's nearest other target on pool-4 data
+    d = [float(((baselines.dmmse_predictions(own_x[0], own_y[0], pool[:M], cfg.sigma2) - own_t[0]) ** 2).mean())
+         / cfg.D for M in (8, 16)] + [float(((baselines.ridge_predictions(own_x[0], own_y[0], cfg.sigma2) - own_t[0])
+                                            ** 2).mean()) / cfg.D]
+    assert math.isclose(gaps["own"][0], min(d), rel_tol=1e-4)
+
+
+def test_distillation_lowers_the_distance_to_the_targets(tmp_path):
+    cfg = _cfg(40)
+    sets = lk.fit_sets(cfg, "cpu")
+    runs = lk.distil(cfg, Store(tmp_path), "cpu", sets)
+    # in 40 steps the dMMSE members learn their pool's mean prediction; ridge (mean 0) has not started yet
+    fit = np.array([r.evals["fit_own"] for r in runs.values()])  # (member, checkpoint)
+    loss = np.array([r.losses for r in runs.values()]).sum(0)
+    assert fit[:, -1].sum() < 0.9 * fit[:, 0].sum() and fit[0, -1] < 0.75 * fit[0, 0]
+    assert loss[-5:].mean() < 0.9 * loss[:5].mean()
+
+
+def test_a_tiny_member_returns_every_kept_value_finite():
+    out = lk.llc_known_member({"pool_seed": 0, "distil_steps": 4, **TINY}, 1000, "cpu")
+    assert set(lk.KEEP) <= set(out)
+    nums = [v for k, v in out.items() if not isinstance(v, bool)]
+    assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in nums)
+    assert out["eps"] in lk.LLC_EPS_GRID and out["distil_steps"] == 4 and not out["diverged"]
+    assert out["order_known"] == (out["known"] and out["order"])
+
+
+def test_orders_fail_where_the_estimator_reverses_a_pair_or_diverges():
+    right = {"dmmse_4": 10.0, "dmmse_8": 20.0, "dmmse_16": 30.0, "ridge": 15.0}
+    assert all(lk.orders(right).values())
+    chapter = {"dmmse_4": 30.0, "dmmse_8": 20.0, "dmmse_16": 40.0, "ridge": 25.0}  # the chapter's λ̂(4) > λ̂(∞) > λ̂(8)
+    o = lk.orders(chapter)
+    assert not o["order"] and not o["d4_lt_d8"] and not o["d4_lt_ridge"] and o["ridge_lt_d16"]
+    assert not lk.orders({**right, "ridge": 35.0})["order"]  # ridge above dMMSE_16
+    nan8 = lk.orders({**right, "dmmse_8": math.nan})  # a diverged chain fails every order it is in
+    assert not (nan8["order"] or nan8["mono"] or nan8["d4_lt_d8"]) and nan8["d4_lt_ridge"]
+
+
+def _record(members: list[dict]) -> dict:
+    return {"points": [{"point": {"pool_seed": 0}, "members": {str(i): m for i, m in enumerate(members)}}]}
+
+
+def _m(known: bool, order: bool) -> dict:
+    return {"known": known, "order": order, "d4_lt_d8": order, "d4_lt_ridge": order}
+
+
+def test_the_order_claim_counts_known_cases_only():
+    assert among_known("order")(_record([_m(True, True), _m(True, True), _m(True, False)]))[1]
+    assert not among_known("order")(_record([_m(True, True), _m(True, False), _m(True, False)]))[1]  # 1 of 3
+    # a failed distillation is no known case: 1 of 1 known is too few, however it came out
+    assert not among_known("order")(_record([_m(True, True), _m(False, True), _m(False, True)]))[1]
+    value, holds = among_known("order")(_record([_m(True, True), _m(True, True), _m(False, False)]))
+    assert holds and value.startswith("2/2") and "1 of 3 members not known" in value
+
+
+def test_the_study_is_a_check_declared_on_pool_0():
+    st = STUDIES["llc-known"]
+    assert st.profile == "cpu" and st.points == ({"pool_seed": 0},) and st.members == 3 and st.first_seed == 1000
+    assert {c.kind for c in st.claims} == {"check"} and set(st.keep) == set(lk.KEEP)
+    m = {**{k: 1.0 for k in lk.KEEP}, **_m(True, True), "order_known": True}
+    assert all(c.evaluate(_record([m] * 3))[1] for c in st.claims)
+    held = {c.id: c.evaluate(_record([{**m, "order": False}] * 3))[1] for c in st.claims}
+    assert held == {"known": True, "order": False, "d4-d8": True, "d4-ridge": True}
