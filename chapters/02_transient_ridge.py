@@ -486,6 +486,23 @@ recorded_studies.show(ch, "gpu-recipe")
 recorded_studies.show(ch, "llc-known")
 
 # %% [markdown]
+# :::{admonition} History, at commit `f7d3702` (the members of the `transient` record)
+# *What the `transient` study said when it was recorded: four task pools (0, the book's, and 1000–1002, which no run
+# had used) × member seeds 1000–1002, recorded on 2026-12-07; the table above is the record as it stands.*
+#
+# The rule put $M_{\rm transient}$ at 13 on pools 0, 1000 and 1001 and at 15 on pool 1002. The whole transient (2a,
+# 2b and 2c together) showed in 4 of 12 (seed, pool) pairs (95 % Wilson interval 0.14–0.61): 2 of 3 on pool 0, 2 of
+# 3 on pool 1001, none on pools 1000 and 1002, so 2 of 9 on the new pools. The rise after $t_{\rm crit}$ alone (2a)
+# held in 8 of 12, 2b in 5 of 12 and the crossover 2c in 4 of 12; only 2a's rate claim holds. On pools 1000 and 1002
+# the models at the rule's $M$ ended nearer ridge (final OOD loss per dimension 0.57–0.62; ridge 0.40, dMMSE at the
+# rule's $M$ 0.86–0.92 on the four pools) than on pools 0 and 1001 (0.65–0.79): there the model had not specialised
+# to its pool by the end, so there was no rise toward dMMSE to see, and the Bayes gap alone, which is nearly the
+# same on all four pools, does not place a pool's transient. At the `cpu` scale the transient is a property of some
+# pools and some seeds, not of the setting: it does not reproduce here as a rate above one half, and the
+# single-pool records above (two of three seeds) overstated how often it shows.
+# :::
+
+# %% [markdown]
 # *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against
 # claim 2b (how much closer to ridge the transient's $M$ was at $t_{\rm crit}$ than at the end; it holds above the
 # other dashed line). Open grey squares, labels ending in \*: the history rows of the pilot table above (commit
