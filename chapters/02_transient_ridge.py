@@ -536,3 +536,7 @@ ch.records_appendix()
 # %% tags=["remove-input"]
 ch.md(f"Training took {train_seconds:.0f} s.")
 ch.finish()
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show_ledger(ch, ["transient", "llc-known", "ladder", "gpu-recipe"])

@@ -492,3 +492,7 @@ ch.records_appendix()
 
 # %% tags=["remove-input"]
 ch.finish()
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show_ledger(ch, ["per-model", "per-model-aux-exit", "ladder"])

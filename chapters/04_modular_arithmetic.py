@@ -663,3 +663,7 @@ ch.records_appendix()
 
 # %% tags=["remove-input"]
 ch.finish()
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+recorded_studies.show_ledger(ch, ["gpu-recipe", "recipe-screen", "solve-rate", "depth"])

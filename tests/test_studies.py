@@ -148,6 +148,23 @@ def test_a_chapter_section_shows_the_recorded_study_or_how_to_record_it(toy_stud
     assert "| x = 2 | 3 of 3 |" in studies.section("04_modular_arithmetic", "toy")
 
 
+def test_the_rate_ledger_reads_verdicts_from_the_record_and_marks_stale_ones(toy_study):
+    """Issue 33: a study's rate claims enter the chapter's page under its ledger, each with its study and commit;
+    a study not recorded is named with its command, and a record of other code is marked stale."""
+    study, run = toy_study
+    assert "Not recorded yet: `toy` (`iclbook study 04 toy`)" in studies.ledger("04_modular_arithmetic", ["toy"])
+    rec = run.run_study("04", "toy")
+    page = studies.ledger("04_modular_arithmetic", ["toy"])
+    assert f"`toy` at `{rec['commit'][:10]}`" in page and "stale" not in page
+    assert all(f"| {c['id']} | {c['statement']} |" in page for c in rec["claims"]) and rec["claims"]
+    path = run.path(study)
+    import json
+    data = json.loads(path.read_text())
+    data["fingerprint"] = "0" * 16  # as if its members had run on other code
+    path.write_text(json.dumps(data))
+    assert "(**stale**)" in studies.ledger("04_modular_arithmetic", ["toy"])
+
+
 def test_the_gpu_recipe_rehearsal_fails_when_the_gpu_recipe_does_not_learn():
     from iclbook.experiments.modular_arithmetic_studies import GPU_RECIPE, _rehearsal_claim
 

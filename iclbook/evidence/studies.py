@@ -13,7 +13,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import records
 from .fingerprint import PROFILE_RULE
@@ -185,6 +185,38 @@ def show(ch, name: str, x: str | None = None) -> None:
     if record is not None and x is not None and any(r["n"] for r in record["points"]):
         ch.show(figure(record, x), f"study_{name}")
     ch.md(section(ch.chapter.slug, name))
+
+
+def ledger(slug: str, names: Sequence[str]) -> str:
+    """The chapter's rate claims, read from its recorded studies (issue 33): one row per claim of every recorded
+    study in ``names`` (paper claims first), each marked with the study, its commit, and *stale* when the code its
+    members ran has changed since; a study not recorded yet is named with the command that records it. These
+    verdicts are not the run's: they come from the record, so a render-only cell shows them under the ledger."""
+    rows, missing = [], []
+    for name in names:
+        record = load(slug, name)
+        if record is None:
+            missing.append(f"`{name}` (`iclbook study {slug[:2]} {name}`)")
+            continue
+        where = f"`{name}` at `{record['commit'][:10]}`" + (" (**stale**)" if is_stale(record) else "")
+        rows += [(c["kind"] != "paper", c["id"], c["statement"], c["kind"], c["criterion"], c["value"],
+                  "✓" if c["holds"] else "✗", where) for c in record["claims"]]
+    lines = ["**Rate claims, from the recorded studies** (each verdict is the record's, at the commit named; the "
+             "ledger above is this run's):", ""]
+    if rows:
+        lines += ["| claim | statement | kind | criterion | value (k/n [95 % interval]) | holds | study |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(map(str, r[1:])) + " |" for r in sorted(rows, key=lambda r: r[0])]
+    else:
+        lines.append("*None recorded yet.*")
+    if missing:
+        lines += ["", "Not recorded yet: " + ", ".join(missing) + "."]
+    return "\n".join(lines)
+
+
+def show_ledger(ch, names: Sequence[str]) -> None:
+    """Show ``ledger`` in a chapter's page (``ch`` is its ``ChapterRun``). For a render-only cell."""
+    ch.md(ledger(ch.chapter.slug, names))
 
 
 def is_stale(record: dict) -> bool:
