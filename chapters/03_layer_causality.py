@@ -479,6 +479,20 @@ recorded_studies.show(ch, "ladder")
 # change the comparison.
 # :::
 #
+# :::{admonition} History, at commit `ed8227b` (the members of the `per-model-aux-exit` record)
+# *What the labelled variant said when it was recorded (2026-12-07): the same twelve member seeds, so each model has
+# a twin in `per-model` with the same initialisation and batches, pretrained with an auxiliary loss on every layer's
+# early exit.*
+#
+# The auxiliary loss did what it was for: every layer below the top read the label out in 12 of 12 models (3 of 12
+# without it), and the models learned in context as well as their twins (ICL accuracy 0.90 against 0.91, zero-shot
+# 0.44 in both). LCGD then looked more ICL-like than GD in 7 of 12 models on SimAOU (interval 0.32–0.81) and 8 of 12
+# on SimAM_Δ (0.39–0.86); at matched update size in 5 and 6 of 12; 5a held in 11 of 12, its control in none. So
+# unreadable lower layers explain part of the plain models' result (4 of 12 became 7 of 12), but with readable
+# layers too the rate stays below the paper's five in six, and claims 4a and 4b do not reproduce at this scale as a
+# rate over models. The ladder study asks whether the rate grows toward the `gpu` model.
+# :::
+#
 # ## Recorded results
 #
 # The recorded claim × seed tables of this chapter (`iclbook seeds … --record`), newest first, each with the commit
