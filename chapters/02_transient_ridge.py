@@ -502,6 +502,19 @@ recorded_studies.show(ch, "llc-known")
 # pools and some seeds, not of the setting: it does not reproduce here as a rate above one half, and the
 # single-pool records above (two of three seeds) overstated how often it shows.
 # :::
+#
+# :::{admonition} History, at commit `58713dd` (the members of the `llc-known` record)
+# *What the known-case check of the LLC said when it was recorded (2026-12-07; member seeds 1000–1002, pool 0).*
+#
+# The check cannot vouch for the estimator yet: its first condition failed. After 4000 distillation steps only the
+# networks distilled onto ridge were their target (mean squared distance a tenth of ridge's distance to the nearest
+# other predictor, against a bound of a quarter); those distilled onto dMMSE_4, dMMSE_8 and dMMSE_16 stayed at 0.75
+# to 3.4 times that distance in every member, so no member was a known case and the order claims had nothing to
+# read. What the estimator returned on these imperfect networks repeats the chapter's order: λ̂ was highest for the
+# dMMSE_4 network (168–193), then ridge's (156–164), then dMMSE_8's and dMMSE_16's (137–153), with the same ε in all
+# three members. The check needs longer distillation before it can say whether that order belongs to the
+# estimator or to the networks; until then section 4's order is the estimator's reading of our models, unverified.
+# :::
 
 # %% [markdown]
 # *Figure: claim 1d (how far the $M = \infty$ model ends above ridge's loss; it holds left of the dashed line) against
