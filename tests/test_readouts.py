@@ -18,28 +18,46 @@ def test_markdown_table_has_one_separator_per_column_and_the_note_first():
     assert markdown_table(["only"], []) == "| only |\n|---|"
 
 
-def test_claim_1e_holds_when_the_sides_separate():
+def test_claim_1e_holds_when_the_sides_separate_at_a_finite_m():
     from iclbook.experiments.transient_ridge import threshold_M
+    from iclbook.experiments.transient_ridge_claims import claim_1e
 
     x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
     final = {"4": {"d_ridge": 2.0, "d_dmmse": 1.0}, "16": {"d_ridge": 1.0, "d_dmmse": 2.0}, "∞": {"ood": 0.45}}
     M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
     assert side == {"4": False, "16": True, "∞": True} and M_star == pytest.approx(8.0)
-    final["16"] = {"d_ridge": 3.0, "d_dmmse": 2.0}  # both finite M on the dMMSE side, ∞ on ridge's
-    M_star, _ = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
-    assert M_star == pytest.approx(math.sqrt(16 * 32))
+    assert claim_1e(side, ["4", "16"], x_of).holds
+
+
+def test_claim_1e_fails_when_every_finite_m_ends_on_the_dmmse_side():
+    """Issue 34: until December 2026 1e held here (M* between the largest M and ∞); at `ci` it held in 10 of 10 seeds
+    while 1c and 1d held in none. Only ∞ on the ridge side: the grid cannot place the threshold."""
+    from iclbook.experiments.transient_ridge import threshold_M
+    from iclbook.experiments.transient_ridge_claims import claim_1e
+
+    x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
+    dm = {"d_ridge": 3.0, "d_dmmse": 2.0}
+    final = {"4": dm, "16": dm, "∞": {"ood": 0.45}}  # both finite M on the dMMSE side, ∞ on ridge's
+    M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
+    assert side == {"4": False, "16": False, "∞": True}
+    assert M_star == pytest.approx(math.sqrt(16 * 32))  # the sides still separate, at no M the grid holds
+    r = claim_1e(side, ["4", "16"], x_of)
+    assert r.value is False and not r.holds and "cannot place a threshold" in r.detail
 
 
 def test_claim_1e_fails_when_infinity_also_ends_on_the_dmmse_side_or_the_sides_interleave():
     from iclbook.experiments.transient_ridge import threshold_M
+    from iclbook.experiments.transient_ridge_claims import claim_1e
 
     x_of = {"4": 4.0, "16": 16.0, "∞": 32.0}
     dm = {"d_ridge": 3.0, "d_dmmse": 2.0}
     final = {"4": dm, "16": dm, "∞": {"ood": 0.9}}  # ∞ ends nearer dMMSE_16's loss than ridge's: no threshold
     M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
     assert not side["∞"] and math.isnan(M_star)
+    assert not claim_1e(side, ["4", "16"], x_of).holds
     final = {"4": {"d_ridge": 1.0, "d_dmmse": 2.0}, "16": dm, "∞": {"ood": 0.41}}  # ridge, dMMSE, ridge
-    assert math.isnan(threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)[0])
+    M_star, side = threshold_M(final, ["4", "16"], x_of, ridge_loss=0.4, dmmse_top=1.0)
+    assert math.isnan(M_star) and not claim_1e(side, ["4", "16"], x_of).holds
 
 
 def _llc(lam: float, se: float = 1.0, drift: float = 0.0, diverged: bool = False) -> dict:
