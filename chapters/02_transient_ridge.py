@@ -40,9 +40,9 @@ import time
 
 from iclbook.analysis.llc import SGLDConfig
 from iclbook.analysis.trajectory_pca import joint_trajectory_pca
-from iclbook.analysis.transient import smoothed_minimum
-from iclbook.claims import above, at_least, below, is_true
+from iclbook.claims import is_true
 from iclbook.notebook import markdown_table, open_chapter
+from iclbook.experiments import transient_ridge_claims as tc
 from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, calibrated_llc, detour_toward_ridge,
                                                  llc_geometry, llc_ratio, m_label, make_probes, on_ridge_side, pca_geometry,
                                                  sweep_llc, threshold_M, trade_off_points, train_sweep)
@@ -50,6 +50,11 @@ from iclbook.experiments.transient_ridge_figures import (figure_1d_vs_2b, figure
                                                          figure_threshold, figure_trajectory_pca, figure_transient)
 
 ch = open_chapter("02", globals())
+
+
+def add(id: str, statement: str, r: tc.Reading, more: str = "", **kw) -> None:
+    """A ledger entry from one claim function's reading (value, criterion, detail), with ``more`` detail appended."""
+    ch.ledger.add(id, statement, r.value, r.criterion, detail=r.detail + more, **kw)
 
 # %% tags=["parameters", "hide-cell"]
 profile = None  # "ci" | "cpu" | "gpu"; None: gpu with CUDA, else cpu. Every None below takes the profile's value.
@@ -141,29 +146,23 @@ x_of = {**{m_label(M): float(M) for M in P.Ms}, "∞": 2.0 * max(P.Ms)}  # ∞ o
 final = {k: {q: float(runs[k].evals[q][-1]) for q in ("ood", "id", "d_ridge", "d_dmmse")} for k in keys}
 # and per M: does it end on the ridge side?
 M_star, ridge_side = threshold_M(final, finite, x_of, ridge_loss, base[finite[-1]]["dmmse"])
+r1e = tc.claim_1e(ridge_side, finite, x_of)
+M_star = M_star if r1e.value else math.nan  # no threshold drawn where claim 1e says the grid cannot place one
 
 ch.show(figure_threshold(final, base, keys, x_of, ridge_loss, M_star, P.steps), "threshold")
 
 low, high = finite[0], finite[-1]
 ch.glue(M_star=f"{M_star:.1f}" if math.isfinite(M_star) else "not found")
-ch.ledger.add("1a", f"Small M (M = {low}): the final model matches dMMSE_M, not ridge",
-              final[low]["d_dmmse"] / final[low]["d_ridge"], below(0.3), expected_at=("cpu", "gpu"),
-              detail="Δ(model, dMMSE_M) / Δ(model, ridge) at the end", source="Raventós et al. 2023, Fig. 2", kind="paper")
-ch.ledger.add("1b", "Small M does badly on fresh tasks: OOD loss above halfway from ridge to dMMSE_M",
-              (final[low]["ood"] - ridge_loss) / (base[low]["dmmse"] - ridge_loss), above(0.5),
-              detail=f"(OOD − ridge) / (dMMSE_M − ridge) at M = {low}", kind="paper")
-top = finite[-1]
-ch.ledger.add("1c", "Large M (∞): the final model matches ridge",
-              final["∞"]["d_ridge"] / probes.dmmse_to_ridge(top), below(0.1), expected_at=("gpu",),
-              detail=f"Δ(model, ridge) / Δ(dMMSE_{top}, ridge) on the OOD set (a model halfway between ridge and "
-                     f"dMMSE_{top} scores 0.25)", source="Raventós et al. 2023, Fig. 2", kind="paper")
-ch.ledger.add("1d", "Large M (∞) solves fresh tasks near the Bayes risk (ridge)",
-              (final["∞"]["ood"] - ridge_loss) / ridge_loss, below(0.15), expected_at=("gpu",),
-              detail="(OOD − ridge) / ridge at M = ∞", kind="paper")
-ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-side M",
-              math.isfinite(M_star), is_true("sides separate"),
-              detail="; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in [*finite, "∞"]),
-              kind="paper")
+add("1a", f"Small M (M = {low}): the final model matches dMMSE_M, not ridge", tc.claim_1a(final[low]),
+    expected_at=("cpu", "gpu"), source="Raventós et al. 2023, Fig. 2", kind="paper")
+add("1b", "Small M does badly on fresh tasks: OOD loss above halfway from ridge to dMMSE_M",
+    tc.claim_1b(final[low], ridge_loss, base[low]["dmmse"], low), kind="paper")
+add("1c", "Large M (∞): the final model matches ridge",
+    tc.claim_1c(final["∞"]["d_ridge"], probes.dmmse_to_ridge(high), high), expected_at=("gpu",),
+    source="Raventós et al. 2023, Fig. 2", kind="paper")
+add("1d", "Large M (∞) solves fresh tasks near the Bayes risk (ridge)", tc.claim_1d(final["∞"]["ood"], ridge_loss),
+    expected_at=("gpu",), kind="paper")
+add("1e", "One threshold: every dMMSE-side M lies below every ridge-side M", r1e, kind="paper")
 
 # %% [markdown]
 # Final models with $M$ below the threshold (dashed, at $M \approx$ {glue:text}`M_star`) sit on dMMSE$_M$; above it
@@ -173,8 +172,12 @@ ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-si
 #
 # *How we test claim 1e.* The sides must separate over every $M$ *including* $M = \infty$, which has no dMMSE$_\infty$
 # of its own: it counts as ridge-side when its OOD loss lies nearer ridge's than the largest finite pool's dMMSE
-# loss. Until December 2026 $M = \infty$'s side was never looked at, so with every finite $M$ on the dMMSE side the
-# claim held whatever $M = \infty$ did.
+# loss. And some finite $M$ must end on the ridge side: with every finite $M$ on the dMMSE side only $M = \infty$ is
+# ridge-side, the threshold could sit anywhere above the largest $M$, and the grid cannot place it, so the claim
+# fails and says so (and the figure draws no threshold). Until December 2026 $M = \infty$'s side was never looked
+# at, so with every finite $M$ on the dMMSE side the claim held whatever $M = \infty$ did. The second condition, a
+# finite $M$ on the ridge side, was added in December 2026 before any run evaluated it (issue 34: the science review
+# found that at `ci` the old 1e held in 10 of 10 seeds while 1c and 1d held in none).
 #
 # ## 2. The transient ridge
 #
@@ -183,7 +186,7 @@ ch.ledger.add("1e", "One threshold: every dMMSE-side M lies below every ridge-si
 # five checkpoints).
 
 # %%
-tcrit = {k: smoothed_minimum(runs[k].steps, runs[k].evals["ood"], half_window=2) for k in keys}
+tcrit = {k: tc.t_crit(runs[k].steps, runs[k].evals["ood"]) for k in keys}
 # per checkpoint, ignoring the first 2% of training (the model still predicts ≈ 0): closer to ridge than dMMSE_M?
 side = {k: on_ridge_side(runs[k], early=max(1, P.steps // 50)) for k in keys}
 
@@ -192,28 +195,20 @@ ch.show(figure_transient(runs, keys, finite, base, tcrit, ridge_loss, x_of), "tr
 
 kt = m_label(P.M_transient)
 rt = runs[kt]
-t_c, ood_min, i_c = tcrit[kt]
-rise = (rt.evals["ood"][-1] - ood_min) / (base[kt]["dmmse"] - ridge_loss)
-transient = {k: bool(side[k].any() and not side[k][-1]) for k in finite}
-ch.glue(t_crit=f"{t_c}", M_transient=kt, rise=f"{rise:.2f}",
+r2 = tc.transient_readings(rt.steps, rt.evals, base[kt]["dmmse"], ridge_loss, kt)
+transient = {k: tc.has_transient(side[k]) for k in finite}
+ch.glue(t_crit=f"{tcrit[kt][0]}", M_transient=kt, rise=f"{r2['2a'].value:.2f}",
         transient_list=", ".join(f"M = {k}" for k in finite if transient[k]) or "no M of this run")
-ch.ledger.add("2a", f"M = {kt}: the OOD loss falls, then rises toward dMMSE_M", rise, above(0.05),
-              expected_at=("gpu",), detail=f"(final OOD − smoothed minimum) / (dMMSE_M − ridge); t_crit = {t_c}",
-              source="Carroll et al. 2025, Fig. 1", kind="paper")
-ch.ledger.add("2b", f"M = {kt}: at t_crit the model is closer to ridge than at the end",
-              rt.evals["d_ridge"][-1] / rt.evals["d_ridge"][i_c], above(1.2), expected_at=("gpu",),
-              detail="Δ(model, ridge) at the end / at t_crit", kind="paper")
-ch.ledger.add("2c", f"M = {kt}: closer to ridge than to dMMSE_M at t_crit, closer to dMMSE_M at the end",
-              bool(rt.evals["d_ridge"][i_c] < rt.evals["d_dmmse"][i_c] and rt.evals["d_dmmse"][-1] < rt.evals["d_ridge"][-1]),
-              is_true("crossover"), expected_at=("gpu",),
-              detail=f"Δ ridge / dMMSE: {rt.evals['d_ridge'][i_c]:.3f} / {rt.evals['d_dmmse'][i_c]:.3f} at t_crit, "
-                     f"{rt.evals['d_ridge'][-1]:.3f} / {rt.evals['d_dmmse'][-1]:.3f} at the end", kind="paper")
-ch.ledger.add("2d", f"No transient below the window (M = {low} is never on the ridge side); above it "
-              f"(M = {high}) the model stays on the ridge side", bool(not side[low].any() and side[high].all()),
-              is_true("both"), expected_at=("cpu", "gpu"),
-              detail=f"M = {low} on the ridge side at {side[low].mean():.0%} of checkpoints, "
-                     f"M = {high} at {side[high].mean():.0%}; transient at M = "
-                     + (", ".join(k for k in finite if transient[k]) or "none"), kind="paper")
+add("2a", f"M = {kt}: the OOD loss falls, then rises toward dMMSE_M", r2["2a"], expected_at=("gpu",),
+    source="Carroll et al. 2025, Fig. 1", kind="paper")
+add("2b", f"M = {kt}: at t_crit the model is closer to ridge than at the end", r2["2b"], expected_at=("gpu",),
+    kind="paper")
+add("2c", f"M = {kt}: closer to ridge than to dMMSE_M at t_crit, closer to dMMSE_M at the end", r2["2c"],
+    expected_at=("gpu",), kind="paper")
+add("2d", f"No transient below the window (M = {low} is never on the ridge side); above it "
+    f"(M = {high}) the model stays on the ridge side", tc.claim_2d(side[low], side[high], low, high),
+    "; transient at M = " + (", ".join(k for k in finite if transient[k]) or "none"), expected_at=("cpu", "gpu"),
+    kind="paper")
 
 # %% [markdown]
 # For $M$ = {glue:text}`M_transient` the smoothed OOD loss is lowest at $t_{\rm crit}$ = {glue:text}`t_crit`
@@ -245,14 +240,11 @@ ch.ledger.add("3a", "One principal component separates the dMMSE_M points from r
               source="Carroll et al. 2025, Fig. 1", kind="check")
 refs = probes.references(finite)
 detour = detour_toward_ridge(rt.evals["probe"], rt.steps, refs["ridge"], refs[f"dmmse {kt}"], early=max(1, P.steps // 50))
-ch.ledger.add("3b", f"The M = {kt} trajectory detours toward ridge before it settles at dMMSE_M",
-              detour, above(0.3), expected_at=("gpu",),
-              detail="in the full probe space, from 2% of training on: the largest coordinate along dMMSE_M → ridge "
-                     "(0 at dMMSE_M, 1 at ridge) of a checkpoint on ridge's side and within ‖ridge − dMMSE_M‖ of "
-                     "ridge, minus the coordinate at the end", source="Carroll et al. 2025, Fig. 1", kind="paper")
-ch.ledger.add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, ∞) ends nearer ridge than dMMSE_M",
-              bool(end_near[low] and not end_near[high]), is_true("both"), expected_at=("cpu", "gpu"),
-              detail="; ".join(f"M = {k}: {'dMMSE' if end_near[k] else 'ridge'}" for k in finite), kind="paper")
+add("3b", f"The M = {kt} trajectory detours toward ridge before it settles at dMMSE_M", tc.claim_3b(detour),
+    " (0 at dMMSE_M, 1 at ridge; near: within ‖ridge − dMMSE_M‖ of ridge), in the full probe space from 2% of "
+    "training on", expected_at=("gpu",), source="Carroll et al. 2025, Fig. 1", kind="paper")
+add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, ∞) ends nearer ridge than dMMSE_M",
+    tc.claim_3c(end_near, low, high), expected_at=("cpu", "gpu"), kind="paper")
 
 # %% [markdown]
 # *How we test claim 3b (changed in December 2026, before the runs that test it).* It read the closest approach to
@@ -305,17 +297,13 @@ ch.show(figure_llc(llc, keys, [x_of[k] for k in keys], x_of, M_star, P.llc_nbeta
 # λ̂(∞) against the transient's onset, and each M's drift |second-half mean − first-half mean| · nβ after burn-in
 g = llc_geometry(llc, keys, finite, ridge_side, transient, x_of, P.llc_burn_in, P.llc_nbeta, P.llc_draws)
 lam, drift = g["lam"], g["drift"]
-ch.ledger.add("4a", "The LLC of models that end at dMMSE_M increases with M", g["tau"], at_least(0.8),
-              expected_at=("gpu",), detail="Kendall's τ between M and λ̂ over every dMMSE-side M "
-              f"(needs ≥ 3; end points: z = {g['z']:.1f}); λ̂ = " + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys)
-              + why_nan, source="Carroll et al. 2025, Fig. 4", kind="paper")
-ch.ledger.add("4b", "Models that end at ridge share roughly one LLC", g["spread"], below(0.25),
-              expected_at=("cpu", "gpu"),
-              detail=f"(max − min) / mean of λ̂ over M = {', '.join(g['r_side'])}" + why_nan, kind="paper")
-ch.ledger.add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", g["gap"],
-              below(1.01), expected_at=("gpu",),
-              detail=f"|log₂(M_cross / M_onset)|: first M with λ̂ ≥ λ̂(∞) = {g['cross']:g}, first M with a transient = "
-                     f"{g['onset']:g}" + why_nan, kind="paper")
+add("4a", "The LLC of models that end at dMMSE_M increases with M", tc.claim_4a(g),
+    f"; end points: z = {g['z']:.1f}; λ̂ = " + ", ".join(f"{k}: {lam[k]:.1f}" for k in keys) + why_nan,
+    expected_at=("gpu",), source="Carroll et al. 2025, Fig. 4", kind="paper")
+add("4b", "Models that end at ridge share roughly one LLC", tc.claim_4b(g), why_nan, expected_at=("cpu", "gpu"),
+    kind="paper")
+add("4c", "The LLC of the dMMSE-side models crosses ridge's near the onset of the transient", tc.claim_4c(g), why_nan,
+    expected_at=("gpu",), kind="paper")
 ch.show(figure_llc_ratio(llc_ratio(lam, {k: llc[k]["se"] for k in keys}, keys), keys, x_of, g["onset"], g["cross"]),
         "llc_ratio")
 ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled (no drift after burn-in)",
@@ -369,8 +357,9 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 #   grid up to $2^{15}$ and $\infty$, 150k steps) with the same code, at width 128 (the papers': 256), so that one
 #   GPU finishes it in about an hour (README); `n_embd=256` is the papers' width, about four times the cost.
 # - **Claims 3c and 4d are `cpu` claims.** At `ci` the largest finite pool is $M = 8$, which after 3000 steps still
-#   ends on the dMMSE side (claim 1e puts the threshold above it), so "high $M$ ends nearer ridge" (3c) holds in few
-#   `ci` seeds, and two chains of 100 draws are too short for the drift test of 4d to hold in every seed. At `cpu`
+#   ends on the dMMSE side (then no finite $M$ is ridge-side and claim 1e fails: the grid cannot place the
+#   threshold), so "high $M$ ends nearer ridge" (3c) holds in few `ci` seeds, and two chains of 100 draws are too
+#   short for the drift test of 4d to hold in every seed. At `cpu`
 #   ($M$ up to 64, four chains of 400 draws) they are expected to hold; the records in the appendix count how often
 #   each did, at both profiles.
 # - **Tokens.** The papers interleave tokens $[0, x_k]$ and $[y_k, 0, \dots]$. At `ci`/`cpu` each token is one pair
