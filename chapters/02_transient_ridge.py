@@ -49,12 +49,13 @@ from iclbook.experiments.transient_ridge import (LLC_EPS_GRID, SweepConfig, cali
 from iclbook.experiments.transient_ridge_figures import (figure_1d_vs_2b, figure_llc, figure_llc_ratio,
                                                          figure_threshold, figure_trajectory_pca, figure_transient)
 
-ch = open_chapter("02", globals())
-
 
 def add(id: str, statement: str, r: tc.Reading, more: str = "", **kw) -> None:
     """A ledger entry from one claim function's reading (value, criterion, detail), with ``more`` detail appended."""
     ch.ledger.add(id, statement, r.value, r.criterion, detail=r.detail + more, **kw)
+
+
+ch = open_chapter("02", globals())  # after every helper: names defined later and before the parameters are refused
 
 # %% tags=["parameters", "hide-cell"]
 profile = None  # "ci" | "cpu" | "gpu"; None: gpu with CUDA, else cpu. Every None below takes the profile's value.
