@@ -58,9 +58,9 @@ def claim_1d(ood_inf: float, ridge_loss: float) -> Reading:
 def claim_1e(ridge_side: dict[str, bool], finite: Sequence[str], x_of: dict[str, float]) -> Reading:
     """One threshold, placed by the grid: the sides separate over the finite M and ∞ (``threshold_between``) *and*
     some finite M ends on the ridge side. With every finite M on the dMMSE side only ∞ is ridge-side, and the grid
-    cannot place the threshold (it could sit anywhere above the largest M): the claim fails and says so.
-    (Today's 1e holds in that case; ``tests/test_readouts.py`` asserts it. The science review: at `ci` it held in 10
-    of 10 seeds while 1c and 1d held in none.)"""
+    cannot place the threshold (it could sit anywhere above the largest M): the claim fails and says so (until
+    December 2026 it held in that case; the science review found it held at `ci` in 10 of 10 seeds while 1c and 1d
+    held in none)."""
     order = [*finite, "∞"]
     M_star = threshold_between([x_of[k] for k in order], [ridge_side[k] for k in order])
     sides = "; ".join(f"M = {k}: {'ridge' if ridge_side[k] else 'dMMSE'}" for k in order)
