@@ -90,3 +90,12 @@ def test_the_study_is_a_check_declared_on_pool_0():
     assert all(c.evaluate(_record([m] * 3))[1] for c in st.claims)
     held = {c.id: c.evaluate(_record([{**m, "order": False}] * 3))[1] for c in st.claims}
     assert held == {"known": True, "order": False, "d4-d8": True, "d4-ridge": True}
+
+
+def test_the_long_study_repeats_the_check_with_the_chapters_steps_on_fresh_seeds():
+    short, long = STUDIES["llc-known"], STUDIES["llc-known-long"]
+    assert [c.criterion for c in long.claims] == [c.criterion for c in short.claims]
+    assert long.points == ({"pool_seed": 0, "distil_steps": 32000},) and long.member == short.member
+    assert not set(long.seeds()) & set(short.seeds())  # seeds nobody used to decide anything
+    P, cfg = lk.resolve(long.points[0], 1010, "cpu")
+    assert cfg.steps == 32000 == P.steps
