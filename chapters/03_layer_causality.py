@@ -23,7 +23,14 @@
 # (LCGD) respects that order, and its updates are somewhat more similar to ICL's, though all similarities stay low.
 #
 # No pretrained language model can be downloaded here, so this chapter trains its own small causal transformer on a
-# synthetic in-context label-mapping language and runs the paper's protocol on it.
+# synthetic in-context label-mapping language and runs the paper's protocol on it. What reproduces at our scale: the
+# normalisation artefact (claim 1), a model that learns in context and that fine-tuning on its demonstrations helps
+# (claim 2), and that LCGD's gradients below the top layer exceed GD's (5a, with a control that fails where it
+# should). What does not: that LCGD's updates are more ICL-like than GD's (4a, 4b), neither over pretraining seeds,
+# nor per model on the paper's own statistical unit (a rate over a dozen models, section *Studies*), nor on a ladder
+# of three CPU scales toward the `gpu` model, where neither comparison moves toward the paper. Untrained controls do
+# come to match the trained model as the model grows (3a), but because the trained model's similarity falls, not
+# because the controls' rises.
 #
 # *Computing this page took {glue:text}`wall_time` at profile {glue:text}`wall_profile`, on
 # {glue:text}`wall_where`; {glue:text}`wall_store` (see {doc}`status`).*
@@ -294,9 +301,12 @@ ch.ledger.add("3c", "Untrained models' SimAOU rises with depth, while they still
 # :::
 #
 # With fan-in controls the untrained network is no longer dead, which is the paper's regime, but at three layers and
-# width 64 "comparable" sits on the edge of the criterion, so 3a is expected at `gpu` only, as the issue that changed
-# the controls said it would be if it still failed. What rose with depth under GPT-2's initialisation (history
-# above) was the network coming alive, not a property of depth; 3c is expected at `gpu` only.
+# width 64 "comparable" sits on the edge of the criterion, so 3a is left to `gpu` in the ledger, as the issue that
+# changed the controls said it would be if it still failed. What rose with depth under GPT-2's initialisation (history
+# above) was the network coming alive, not a property of depth; 3c is left to `gpu` too. Whether a larger model
+# moves toward either claim is no longer a promise: the study `ladder` (section *Studies*) measured both at three
+# CPU scales toward the `gpu` model. 3a moved toward the paper, but because the trained model's SimAOU fell, not
+# because the controls' rose; 3c stayed flat.
 #
 # ## Layer causality: LCGD against GD, layer by layer
 #
@@ -416,9 +426,11 @@ if P.n_families > 1:
 # *What the first `cpu` seeds under these criteria say (records in the appendix).* 5a and 5b held in every seed.
 # 4a and 4b held in one seed of three: the six internal seeds' mean LCGD − GD difference was more than one standard
 # error above 0 in seed 0, and within it (or below) in seeds 1 and 2. With the uncertainty stated, the paper's
-# "LCGD is more similar to ICL" is not something our three-layer model shows, so 4a and 4b are expected at `gpu` only
-# (six task families and wider models); raising the `cpu` profile's internal seeds would narrow the error bar but
-# not move a mean that changes sign between runs.
+# "LCGD is more similar to ICL" is not something our three-layer model shows, so 4a and 4b were left to `gpu` (six
+# task families and wider models); raising the `cpu` profile's internal seeds would narrow the error bar but not move
+# a mean that changes sign between runs. The studies below test both on the paper's own unit (per model) and on a
+# ladder of three CPU scales toward the `gpu` model: neither reproduces at any scale we ran, and neither moves
+# toward the paper as the model grows.
 #
 # ## Where this chapter differs from the paper
 #
@@ -437,8 +449,9 @@ if P.n_families > 1:
 # - At `ci` the model trains for a few hundred steps only, which is about when ICL emerges in this language, so it
 #   is only partly an in-context learner. Of the claims about the trained model, 2a, 5a and 5b are meant to hold from
 #   `cpu` on, where six internal seeds (the spec says three; see above for why six) each pretrain for the profile's
-#   steps and learn in context (2a holds in every recorded `cpu` seed); 3a, 4a and 4b are expected only at `gpu`,
-#   for the reasons given above.
+#   steps and learn in context (2a holds in every recorded `cpu` seed); 3a, 3c, 4a and 4b are marked `gpu` in the
+#   ledger, for the reasons given above, and the study `ladder` reports what three CPU scales toward `gpu` measured
+#   for each.
 # - Claim 3's "comparable" is a difference of at most 0.05 in layer-averaged SimAOU; claim 5a summarises the heatmap
 #   by the smallest, over the layers below the top, of LCGD's gradient norm over GD's at the first fine-tuning step,
 #   and 5b by the ratio of LCGD's lowest to its top layer's gradient norm.
@@ -491,6 +504,28 @@ recorded_studies.show(ch, "ladder")
 # unreadable lower layers explain part of the plain models' result (4 of 12 became 7 of 12), but with readable
 # layers too the rate stays below the paper's five in six, and claims 4a and 4b do not reproduce at this scale as a
 # rate over models. The ladder study asks whether the rate grows toward the `gpu` model.
+# :::
+#
+# :::{admonition} History, at commit `dd0853b` (the members of the `ladder` record)
+# *What the CPU ladder said when it was recorded (2026-12-07): four models at each of three scales, member seeds
+# 2000–2003, from (2 layers, width 32, 1500 steps) through the `cpu` model (3, 64, 3000) to (4, 128, 6000); each
+# trend a least-squares line against log₂ width, read at one-sided p < 0.05 in the direction fixed before any run.*
+#
+# - **3a rises, toward the paper, for a reason the paper does not give.** The best untrained control's SimAOU minus
+#   the trained model's went from −0.13 (width 32) through −0.05 (64) to +0.15 (128) on average (slope +0.14 per
+#   doubling, p 0.011), and at width 128 the control was comparable or above in 4 of 4 models (0 of 4 at width 32, 2
+#   of 4 at 64). The controls did not rise (random 0.16, 0.07, 0.18; embedding 0.11, 0.10, 0.16); the trained
+#   model's SimAOU fell (0.29, 0.17, 0.06), while its ICL accuracy stayed high (0.68, 0.94, 0.86; zero-shot 0.41).
+#   So a larger model satisfies the criterion because its in-context computation resembles a GD update's attention
+#   output less, not because random networks come to resemble it more: the measured trend supports 3a's verdict at
+#   `gpu` but not the paper's reading of it (that SimAOU does not single out trained models, as it does not here).
+# - **3c is flat.** Random models' SimAOU at four times the depth minus at the model's own: +0.08, +0.12, −0.00
+#   (slope −0.04, p 0.18): at a larger width depth adds no similarity, so the ladder gives no support to 3c at `gpu`.
+# - **4a and 4b are flat.** LCGD − GD per model in SimAOU: +0.06, +0.00, +0.17 (slope +0.05, p 0.15; LCGD more
+#   ICL-like by its paired test in 2, 1 and 2 of 4 models); in SimAM_Δ: +0.12, +0.04, +0.02 (slope −0.05, p 0.12,
+#   if anything away from the paper; 3 of 4 models at every scale). Over a fourfold width, twice the depth and four
+#   times the steps neither comparison moves toward the paper's "LCGD is more ICL-like", so we report 4a and 4b as
+#   not reproduced at any scale we can run, not as expected at `gpu`.
 # :::
 #
 # ## Recorded results
