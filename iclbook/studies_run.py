@@ -77,6 +77,7 @@ def member_job(member: str, point: dict, seed: int, profile: str, files: list[st
     return {"values": values,
             "provenance": {"code": code_version(), "device": str(dev), "device_name": device_name(dev),
                            "threads": torch.get_num_threads(), **versions(), **machine(),
+                           "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # kernels: rounding differs
                            "wall_seconds": round(time.time() - t0, 1), "trained_entries": trained,
                            "fingerprint": fingerprint(files, profile=profile)}}
 

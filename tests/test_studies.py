@@ -79,6 +79,7 @@ def test_an_interrupted_study_resumes_without_counting_a_member_twice(toy_study,
         run.run_study("04", "toy")
     rec = json.loads(run.path(study).read_text())  # the four finished members were kept, one at a time
     assert [r["n"] for r in rec["points"]] == [2, 2]  # seed-major: a cut sitting compares its points on equal seeds
+    assert all(p["cpu_capability"] for p in rec["provenance"].values())  # the kernels, whose rounding differs
     monkeypatch.delenv("TOY_STOP_AFTER")
     import toy_member
     toy_member.CALLS.clear()
