@@ -19,7 +19,7 @@ from typing import Any
 from . import claims as claims_mod
 from .chapters import CHAPTERS, Chapter
 from .paths import book_dir, outputs_dir, repo_root
-from .evidence import records
+from .evidence import records, studies
 from .evidence.pages import robustness_page
 from .status import status_page
 
@@ -179,8 +179,8 @@ def claims_table(profile: str) -> str:
         out.append(f"Run at `{profile}`, seed {prov.get('seed', '?')}, finished {when} after "
                    f"{prov.get('wall_seconds', float('nan')):.0f} s. "
                    + claims_mod.tally_text(claims_mod.tally(data["claims"], profile)) + "\n")
-        out.append("| claim | kind | statement | value | criterion | verdict | recorded at `cpu` |\n"
-                   "|---|---|---|---|---|---|---|")
+        out.append("| claim | kind | statement | value | criterion | verdict | recorded at `cpu` | recorded studies |\n"
+                   "|---|---|---|---|---|---|---|---|")
         for c in data["claims"]:
             verdict = "✓ holds" if c["holds"] else (
                 "✗ does not hold" + ("" if profile in c["expected_at"] else f" (expected at {'/'.join(c['expected_at'])})"))
@@ -188,8 +188,9 @@ def claims_table(profile: str) -> str:
             kind = c.get("kind", "paper")
             k_of_n = records.holds_k_of_n(ch.id, c["id"]) if kind == "paper" else ""
             recorded = f"holds in {k_of_n} recorded seeds" if " of " in k_of_n else k_of_n
+            studied = "; ".join(studies.related(ch.slug, c["id"])).replace("|", "\\|")
             out.append(f"| {c['id']} | {kind} | {statement} | {claims_mod.fmt_value(c['value'])} "
-                       f"| {c['criterion']} | {verdict} | {recorded} |")
+                       f"| {c['criterion']} | {verdict} | {recorded} | {studied} |")
         out.append("")
     return "\n".join(out)
 

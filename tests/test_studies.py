@@ -200,3 +200,18 @@ def test_a_member_whose_code_changed_while_it_ran_is_refused(toy_study, monkeypa
     with pytest.raises(StudyError, match="ran on other code"):
         run.run_study("04", "toy")
     assert fpr.fingerprint is not run.fingerprint
+
+
+def test_related_lists_the_studies_rate_claims_about_a_ledger_claim(tmp_path, monkeypatch):
+    from iclbook.evidence import records as rec_mod, studies
+    monkeypatch.setattr(rec_mod, "results_dir", lambda: tmp_path)
+    monkeypatch.setattr(studies, "is_stale", lambda record: record["study"] == "old")
+    (tmp_path / "04_x").mkdir()
+    claims = [{"id": "1b-rate", "holds": True, "value": "5/8 [0.31, 0.86] at n_id = 44"},
+              {"id": "1bb-rate", "holds": True, "value": "x"}, {"id": "2-rate", "holds": False, "value": "flat (p 0.3)"}]
+    for name in ("curve", "old"):
+        (tmp_path / "04_x" / f"study-{name}.json").write_text(json.dumps({"study": name, "claims": claims}))
+    assert studies.related("04_x", "1b") == ["✓ 1b-rate 5/8 [0.31, 0.86] at n_id = 44 (curve)",
+                                             "✓ 1b-rate 5/8 [0.31, 0.86] at n_id = 44 (old, stale)"]
+    assert studies.related("04_x", "2") == ["✗ 2-rate flat (curve)", "✗ 2-rate flat (old, stale)"]
+    assert studies.related("04_x", "3") == []

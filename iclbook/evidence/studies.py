@@ -214,6 +214,20 @@ def ledger(slug: str, names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def related(slug: str, claim_id: str) -> list[str]:
+    """What the chapter's recorded studies say about ledger claim ``claim_id``: one short entry per rate claim whose id
+    is ``f"{claim_id}-…"`` (e.g. ``4a-models``, ``4a-ladder`` for 4a), "✓"/"✗", its value up to the first bracketed
+    detail, the study and *stale* where its code has changed. So a claim the ledger leaves to a larger profile shows,
+    beside that expectation, what the studies measured at the scales we ran."""
+    out = []
+    for path in sorted((records.results_dir() / slug).glob("study-*.json")):
+        record = json.loads(path.read_text())
+        where = record["study"] + (", stale" if is_stale(record) else "")
+        out += [f"{'✓' if c['holds'] else '✗'} {c['id']} {c['value'].split(' (')[0]} ({where})"
+                for c in record["claims"] if c["id"].startswith(f"{claim_id}-")]
+    return out
+
+
 def show_ledger(ch, names: Sequence[str]) -> None:
     """Show ``ledger`` in a chapter's page (``ch`` is its ``ChapterRun``). For a render-only cell."""
     ch.md(ledger(ch.chapter.slug, names))
