@@ -50,3 +50,25 @@ def test_a_member_returns_every_kept_value_for_every_recipe(tmp_path, monkeypatc
         out = mm.member({"n_id": 8, "recipe": recipe, "steps": 12, "n_embd": 16, "n_eval": 32, "n_ckpt": 2}, 1000,
                         "ci")
         assert set(KEEP) <= set(out) and isinstance(out["solved"], bool) and 0 <= out["ood_train"] <= 1
+
+
+def _record(rs_solved: list[tuple[float | None, bool]]) -> dict:
+    return {"points": [{"members": {str(i): {"r_early": r, "solved": s} for i, (r, s) in enumerate(rs_solved)}}]}
+
+
+def test_the_early_ratio_predicts_when_solvers_start_higher_and_not_when_mixed():
+    from iclbook.experiments.modular_arithmetic_studies import R_CLAIM, STUDIES, early_ratio
+
+    clear = _record([(0.5 + 0.05 * i, True) for i in range(6)] + [(0.1 + 0.02 * i, False) for i in range(6)])
+    e = early_ratio([clear])
+    assert e["predicts"] and e["auc"] == 1.0 and e["sorted"] == 12 and 0.2 < e["r_star"] <= 0.5
+    mixed = _record([(0.1 * i, i % 2 == 0) for i in range(12)])  # no relation: AUC about 1/2
+    assert not early_ratio([mixed])["predicts"]
+    reversed_ = _record([(r, not s) for r, s in [(0.5 + 0.05 * i, True) for i in range(6)]
+                         + [(0.1 + 0.02 * i, False) for i in range(6)]])
+    assert not early_ratio([reversed_])["predicts"]  # one-sided: solvers starting lower is no prediction
+    few = _record([(0.5, True)] * 3 + [(0.1, False)] * 6 + [(None, False)] * 2)
+    e = early_ratio([few])
+    assert not e["predicts"] and e["auc"] is None and e["read"] == 9 and e["members"] == 11
+    assert R_CLAIM.evaluate(clear)[1] and not R_CLAIM.evaluate(few)[1] and "too few" in R_CLAIM.evaluate(few)[0]
+    assert all(R_CLAIM in STUDIES[n].claims for n in ("recipe-screen", "solve-rate"))

@@ -12,6 +12,7 @@ Every criterion below was committed before any member of its study ran; the rule
 - ``gpu-recipe``: issue 37's rehearsal of the `gpu` profile's recipe (rotary positions, no biases, the rectangle
   rule, 5 % warm-up) at the `cpu` scale and n_i.d. = 40, beside the `cpu` recipe on the same member seeds (1000 and
   up: the screen's ``today`` members, so the two studies share those models).
+- ``r-early`` (on the screen and on the curve): issue 33's early ratio r as a claim that can fail, its rule below.
 - ``depth``: claim 2 (He et al.: depth 2 is the smallest depth that generalises o.o.d.) with the depth-1 control given
   twice the steps, about a depth-2 member's wall time (one layer runs about twice as fast per step).
 """
@@ -77,6 +78,55 @@ def _screen_claim(record: dict) -> tuple[str, bool]:
     return f"adopt {choice} (" + ", ".join(f"{c} {r['k']}/{r['n']}" for c, r in rows.items()) + ")", changed
 
 
+# -- the early ratio r (issue 33, item 2) ---------------------------------------------------------------------------
+# r = (o.o.d. − 1/p) / (i.d. − 1/p) at the first evaluation where i.d.-train ≥ τ, kept by every member. The rule below
+# was committed before any recipe-screen member ran: r *predicts* the outcome when the members that end up solving
+# unseen tasks have larger r than those that do not, by a one-sided Mann-Whitney test at p < R_P, with an area under
+# the ROC curve (the U statistic over n_solved × n_other) of at least R_AUC, over at least R_MIN members of each kind.
+R_AUC, R_P, R_MIN = 0.8, 0.05, 4
+
+
+def early_ratio(records: list[dict]) -> dict:
+    """Does r, read when a member first learns its own tasks, predict whether it ends up solving unseen tasks? Over
+    every member of the given study records that reached i.d.-train ≥ τ; the threshold r* is the one that best sorts
+    the members (descriptive only)."""
+    from scipy.stats import mannwhitneyu
+
+    ms = [m for rec in records for row in rec["points"] for m in row["members"].values()]
+    pairs = [(float(m["r_early"]), bool(m["solved"])) for m in ms if m.get("r_early") is not None]
+    yes, no = [r for r, s in pairs if s], [r for r, s in pairs if not s]
+    out = {"members": len(ms), "read": len(pairs), "solved": len(yes), "other": len(no), "auc": None, "p": None,
+           "r_star": None, "sorted": None, "predicts": False}
+    if min(len(yes), len(no)) < R_MIN:
+        out["reading"] = f"too few members to read (needs ≥ {R_MIN} solvers and ≥ {R_MIN} others with an r)"
+        return out
+    u = mannwhitneyu(yes, no, alternative="greater")
+    auc = float(u.statistic) / (len(yes) * len(no))
+    cuts = sorted({r for r, _ in pairs})
+    hits = {c: sum((r >= c) == s for r, s in pairs) for c in cuts}
+    r_star = max(cuts, key=lambda c: (hits[c], -c))
+    predicts = auc >= R_AUC and float(u.pvalue) < R_P
+    out.update(auc=auc, p=float(u.pvalue), r_star=r_star, sorted=hits[r_star], predicts=predicts,
+               reading=("predicts" if predicts else "does not predict") + " the outcome")
+    return out
+
+
+
+def _early_claim(record: dict) -> tuple[str, bool]:
+    e = early_ratio([record])
+    if e["auc"] is None:
+        return f"{e['reading']}: {e['solved']} solvers and {e['other']} others of {e['read']} with an r", False
+    return (f"{e['reading']}: AUC {e['auc']:.2f}, one-sided p {e['p']:.2g} over {e['read']} members ({e['solved']} "
+            f"solved); the best cut r ≥ {e['r_star']:.2f} sorts {e['sorted']} of {e['read']}"), e["predicts"]
+
+
+R_CLAIM = RateClaim(
+    "r-early", "extension", "The early ratio r, read when a member first learns its own tasks, predicts whether it "
+    "will solve unseen tasks", f"over members with an r (o.o.d. over i.d. accuracy above chance at the first "
+    f"evaluation with i.d.-train ≥ τ), ≥ {R_MIN} solvers and ≥ {R_MIN} others: solvers' r larger by a one-sided "
+    f"Mann-Whitney test at p < {R_P:g}, with AUC ≥ {R_AUC:g}", _early_claim)
+
+
 STUDIES = {
     "recipe-screen": Study(
         name="recipe-screen", chapter="04", profile="cpu",
@@ -86,7 +136,7 @@ STUDIES = {
         claims=(RateClaim("screen", "extension", "A candidate recipe solves unseen tasks more often than today's",
                           f"≥ 6 members each; a candidate solves in ≥ {MARGIN} more members than today's at a median "
                           f"cost ≤ {COST_SLACK:g} × today's (the most solvers, then the cheaper, is adopted)",
-                          _screen_claim),)),
+                          _screen_claim), R_CLAIM)),
     "solve-rate": Study(
         name="solve-rate", chapter="04", profile="cpu",
         points=tuple({"n_id": n, "recipe": CURVE_RECIPE} for n in (8, 20, 32, 44)),
@@ -113,6 +163,7 @@ STUDIES = {
                       rate_at("n_id", "max", "ratio_matching", 0.5, 8)),
             RateClaim("4b-rate", "paper", "… and that gap shrinks with more shots", "at the largest n_i.d., ≥ 1/2 of "
                       "≥ 8 members hold claim 4b", rate_at("n_id", "max", "rm_gives_way", 0.5, 8)),
+            R_CLAIM,
         )),
     "gpu-recipe": Study(
         name="gpu-recipe", chapter="04", profile="cpu",
@@ -132,3 +183,4 @@ STUDIES = {
                           "not where depth 2 does", "≥ 6 members each; the depth-1 rate ≤ 1/8 and the depth-2 rate "
                           "≥ 1/2, 95 % intervals apart", rate_rise("n_layer", 1 / 8, 1 / 2, 6)),)),
 }
+
