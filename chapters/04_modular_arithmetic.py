@@ -632,7 +632,8 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 #   solves unseen tasks in at least two more members than today's recipe at about the same cost. Every member also
 #   keeps the *early ratio* r, its o.o.d. over its i.d. accuracy (each above chance) at the first evaluation where it
 #   has learned its own tasks; claim r-early asks whether r tells early which members will solve unseen tasks
-#   (solvers' r larger by a one-sided Mann-Whitney test, AUC ≥ 0.8), on the screen and again on the curve.
+#   (solvers' r larger by a one-sided Mann-Whitney test and a large area under the ROC curve, the rule in the
+#   ledger), on the screen and again on the curve.
 # - **`solve-rate`**: with the adopted recipe, the rate at which models solve unseen tasks at $n_{\rm i.d.}$ = 8, 20,
 #   32 and 44 of the 49 tasks, eight members each; claims 1a, 1b, 1d, 1f, 3, 4a and 4b as rates on that curve.
 # - **`depth`**: claim 2 as the paper states it, with the depth-1 control given twice the steps, about a depth-2
