@@ -215,3 +215,16 @@ def test_related_lists_the_studies_rate_claims_about_a_ledger_claim(tmp_path, mo
                                              "✓ 1b-rate 5/8 [0.31, 0.86] at n_id = 44 (old, stale)"]
     assert studies.related("04_x", "2") == ["✗ 2-rate flat (curve)", "✗ 2-rate flat (old, stale)"]
     assert studies.related("04_x", "3") == []
+
+
+def test_each_point_shows_the_median_cost_of_its_members_that_trained():
+    rec = {"study": "s", "chapter": "04", "profile": "cpu", "description": "d", "first_seed": 1000, "commit": "", "success": "ok",
+           "keep": ["ok"], "claims": [],
+           "points": [{"point": {"recipe": r}, "k": 1, "n": 3, "interval": [0.1, 0.9],
+                       "members": {str(s): {"ok": s == 1} for s in range(3)}} for r in ("a", "b")],
+           "provenance": {**{f"recipe = a | {s}": {"wall_seconds": w} for s, w in enumerate((60, 120, 600))},
+                          **{f"recipe = b | {s}": {"wall_seconds": 30, "trained_entries": 0} for s in range(3)}}}
+    md = studies.markdown(rec)
+    assert "min per member |" in md
+    assert "| recipe = a | 1 of 3 | [0.10, 0.90] | 2.0 |" in md  # the median of 1, 2 and 10 minutes
+    assert "| recipe = b | 1 of 3 | [0.10, 0.90] | – |" in md  # read from the store: no training cost

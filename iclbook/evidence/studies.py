@@ -263,7 +263,7 @@ def markdown(record: dict) -> str:
     nums = [k for k in record["keep"] if k not in bools and k != record["success"] and members and
             all(isinstance(m[k], (int, float)) and not isinstance(m[k], bool) for m in members)]
     header = ["point", f"{record['success']}: k of n", "95 % interval", *(f"{b}: k of n" for b in bools),
-              *(f"mean {v}" for v in nums)]
+              *(f"mean {v}" for v in nums), "min per member"]
     lines = [head, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in pts:
         ms = list(r["members"].values())
@@ -271,6 +271,7 @@ def markdown(record: dict) -> str:
         cells = [point_key(r["point"]), f"{r['k']} of {r['n']}", f"[{lo:.2f}, {hi:.2f}]"]
         cells += [f"{sum(bool(m[b]) for m in ms)} of {len(ms)}" for b in bools]
         cells += [_mean([m[v] for m in ms]) for v in nums]
+        cells.append(_point_cost(record, r))
         lines.append("| " + " | ".join(cells) + " |")
     if record["claims"]:
         lines += ["", "| claim | kind | criterion | value | holds |", "|---|---|---|---|---|"]
@@ -278,6 +279,15 @@ def markdown(record: dict) -> str:
                   f"{'✓' if c['holds'] else '✗'} |" for c in record["claims"]]
     lines += ["", f"Run or extend: `{command(record)}`"]
     return "\n".join(lines)
+
+
+def _point_cost(record: dict, row: dict) -> str:
+    """The median wall minutes of a point's members that trained (a member read from the run store costs nothing),
+    so that points (a recipe screen's recipes) compare on cost too."""
+    key = point_key(row["point"])
+    walls = sorted(p["wall_seconds"] for k, p in record["provenance"].items() if k.rsplit(" | ", 1)[0] == key
+                   and p.get("wall_seconds") and p.get("trained_entries", 1) > 0)
+    return f"{walls[len(walls) // 2] / 60:.1f}" if walls else "–"
 
 
 def _mean(xs: list) -> str:
