@@ -479,6 +479,10 @@ ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 from iclbook.evidence import studies as recorded_studies
 recorded_studies.show(ch, "transient")
 recorded_studies.show(ch, "ladder")
+recorded_studies.show_trend(ch, "ladder", {
+    "t1c": "1c: M = ∞ to ridge (< 0.1)", "t1d": "1d: M = ∞ OOD excess (< 0.15)", "t2a": "2a: OOD rise (> 0.05)",
+    "t2b": "2b: ridge-ward ratio (> 1.2)", "t3b": "3b: PCA detour (> 0.3)", "t4a": "4a: Kendall τ (≥ 0.8)",
+    "t4c": "4c: crossing gap (< 1.01)"}, ["n_params", "steps"])
 recorded_studies.show(ch, "gpu-recipe")
 recorded_studies.show(ch, "llc-known")
 recorded_studies.show(ch, "llc-known-long")

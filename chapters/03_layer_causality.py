@@ -473,6 +473,10 @@ from iclbook.evidence import studies as recorded_studies
 recorded_studies.show(ch, "per-model")
 recorded_studies.show(ch, "per-model-aux-exit")
 recorded_studies.show(ch, "ladder")
+recorded_studies.show_trend(ch, "ladder", {
+    "ctrl_minus_trained": "3a: best control − trained SimAOU", "depth_rise": "3c: random SimAOU, 4× depth − own",
+    "d_aou": "4a: LCGD − GD, SimAOU", "d_am": "4b: LCGD − GD, SimAM_Δ"},
+    ["n_layer", "n_embd", "n_embd", "steps"], label="n_embd")
 
 # %% [markdown]
 # :::{admonition} History, at commit `edaea26` (the members of the `per-model` record)

@@ -228,3 +228,22 @@ def test_each_point_shows_the_median_cost_of_its_members_that_trained():
     assert "min per member |" in md
     assert "| recipe = a | 1 of 3 | [0.10, 0.90] | 2.0 |" in md  # the median of 1, 2 and 10 minutes
     assert "| recipe = b | 1 of 3 | [0.10, 0.90] | – |" in md  # read from the store: no training cost
+
+
+def test_a_ladder_plots_each_value_against_training_compute_relative_to_the_cheapest():
+    rec = {"study": "lad", "points": [
+        {"point": {"n_embd": w, "steps": s}, "n": 2,
+         "members": {"1": {"v": w / 32, "n_layer": 2}, "2": {"v": w / 32 + 1, "n_layer": 2}}}
+        for w, s in ((32, 100), (64, 200))] + [{"point": {"n_embd": 128, "steps": 400}, "n": 0, "members": {}}]}
+    assert studies.compute_of(rec, rec["points"][1], rec["points"][1]["members"]["1"], ("n_layer", "n_embd",
+                                                                                         "steps")) == 2 * 64 * 200
+    fig = studies.trend_figure(rec, ["v"], ("n_embd", "n_embd", "steps"))
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers]  # one error bar per point with members
+    assert len(bars) == 2
+    xs = sorted(float(b.lines[0].get_xdata()[0]) for b in bars)
+    assert xs == [1.0, 8.0]  # (64² × 200) / (32² × 100)
+    means = sorted(float(b.lines[0].get_ydata()[0]) for b in bars)
+    assert means == [1.5, 2.5]
+    with pytest.raises(KeyError, match="'missing'"):
+        studies.trend_figure(rec, ["v"], ("missing",))

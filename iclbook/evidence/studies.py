@@ -310,3 +310,63 @@ def figure(record: dict, x: str, label: str = ""):
     ax.set(xlabel=x, ylabel=f"P({record['success']}) (95 % Wilson interval)", ylim=(-0.05, 1.05))
     ax.legend(loc="upper left")
     return fig
+
+
+def compute_of(record: dict, row: dict, member: dict, factors: Sequence[str]) -> float:
+    """A member's training compute up to a constant: the product of ``factors``, each read from the member's kept
+    values or else its point (e.g. ("n_params", "steps"), or ("n_layer", "n_embd", "n_embd", "steps"))."""
+    out = 1.0
+    for f in factors:
+        v = member.get(f, row["point"].get(f))
+        if v is None:
+            raise KeyError(f"study {record['study']!r}: no {f!r} in a member or its point")
+        out *= float(v)
+    return out
+
+
+def trend_figure(record: dict, keys: Sequence[str] | dict[str, str], factors: Sequence[str], label: str = "rung"):
+    """A ladder study as a figure: for each kept number in ``keys`` (a list, or {key: panel title}), every member's
+    value (dots) and each point's mean ± 1 standard error against training compute (``compute_of``, relative to the
+    cheapest point, log₂ axis), each point labelled by its value ``label``, so that a trend toward or away from a
+    paper's value is seen with its spread."""
+    import matplotlib.pyplot as plt
+
+    titles = dict(keys) if isinstance(keys, dict) else {k: k for k in keys}  # {key: panel title}
+    keys = list(titles)
+    pts = [r for r in record["points"] if r["members"]]
+    base = min(compute_of(record, r, m, factors) for r in pts for m in r["members"].values())
+    cols = min(4, len(keys))
+    rows_n = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.8 * rows_n), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        for r in pts:
+            ms = [m for m in r["members"].values() if isinstance(m.get(key), (int, float)) and not (
+                isinstance(m[key], float) and math.isnan(m[key]))]
+            if not ms:
+                continue
+            xs = [compute_of(record, r, m, factors) / base for m in ms]
+            ys = [float(m[key]) for m in ms]
+            ax.scatter(xs, ys, s=12, alpha=0.5, color="tab:gray")
+            mean = sum(ys) / len(ys)
+            se = (sum((y - mean) ** 2 for y in ys) / (len(ys) - 1)) ** 0.5 / len(ys) ** 0.5 if len(ys) > 1 else 0.0
+            x = sum(xs) / len(xs)
+            ax.errorbar([x], [mean], yerr=[se], fmt="o", color="tab:blue", capsize=4)
+            if label in r["point"]:
+                text = r["point"][label] if label == "rung" else f"{label} {r['point'][label]}"
+                ax.annotate(str(text), (x, mean), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="training compute (× the cheapest)", ylabel=key)
+        ax.set_title(titles[key], fontsize=9)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle(f"study {record['study']}: members (dots), mean ± 1 s.e. per point", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_trend(ch, name: str, keys: Sequence[str] | dict[str, str], factors: Sequence[str],
+               label: str = "rung") -> None:
+    """``trend_figure`` of a chapter's recorded study in its page, when it has members. For a render-only cell."""
+    record = load(ch.chapter.slug, name)
+    if record is not None and any(r["n"] for r in record["points"]):
+        ch.show(trend_figure(record, keys, factors, label), f"study_{name}_trend")
