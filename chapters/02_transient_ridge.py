@@ -26,8 +26,8 @@
 # reproduce. In the three recorded `cpu` seeds (the record in the appendix) the threshold holds in every seed
 # (claims 1a, 1b, 1e); the transient (2a–2c) shows in two seeds of three and is weak, and over twelve (seed, pool)
 # pairs, new task pools included, in a third of them (the study `transient`, section *Studies*), so at this scale it
-# is a property of some pools and seeds, not a rule; the trajectories end where they should (3c) in every seed, but the detour test (3b) holds in two; and the
-# LLC's explanation fails in every seed: $\hat\lambda$ does not rise with $M$ on the dMMSE side (4a) and does not
+# is a property of some pools and seeds, not a rule; the trajectories end where they should (3c) in every seed, but
+# the detour test (3b) holds in two; and the LLC's explanation fails in every seed: $\hat\lambda$ does not rise with $M$ on the dMMSE side (4a) and does not
 # cross ridge's near the transient's onset (4c), because $\hat\lambda(4)$ comes out above $\hat\lambda(8)$. Each
 # section says where the reader meets a claim that fails at this scale, and why.
 #
