@@ -72,3 +72,37 @@ def test_the_early_ratio_predicts_when_solvers_start_higher_and_not_when_mixed()
     assert not e["predicts"] and e["auc"] is None and e["read"] == 9 and e["members"] == 11
     assert R_CLAIM.evaluate(clear)[1] and not R_CLAIM.evaluate(few)[1] and "too few" in R_CLAIM.evaluate(few)[0]
     assert all(R_CLAIM in STUDIES[n].claims for n in ("recipe-screen", "solve-rate"))
+
+
+def _rate_row(point: dict, k: int, n: int, learned: int, wall: float) -> tuple[dict, dict]:
+    from iclbook.evidence.studies import point_key, wilson
+
+    members = {str(3000 + i): {"solved": i < k, "learned": i < learned} for i in range(n)}
+    row = {"point": point, "k": k, "n": n, "interval": list(wilson(k, n)), "members": members}
+    return row, {f"{point_key(point)} | {s}": {"wall_seconds": wall} for s in members}
+
+
+def test_claim_2_needs_depth_1_rare_depth_2_common_and_their_intervals_apart(monkeypatch):
+    from iclbook.evidence import studies
+    from iclbook.experiments import modular_arithmetic_studies as ms
+
+    depth2 = {"n_id": ms.DEPTH_N, "recipe": "today"}
+    depth1 = {**depth2, "n_layer": 1, "steps": ms.DEPTH1_STEPS}
+    claim, timing = (c for c in ms.STUDIES["depth"].claims)
+
+    def records(k1, k2, learned1=0, wall1=2000.0, wall2=1500.0):
+        r1, p1 = _rate_row(depth1, k1, 8, learned1, wall1)
+        r2, p2 = _rate_row(depth2, k2, 8, 8, wall2)
+        curve = {"points": [_rate_row({"n_id": 8, "recipe": "today"}, 0, 8, 8, 900.0)[0], r2], "provenance": p2}
+        monkeypatch.setattr(studies, "load", lambda slug, name: curve if name == "solve-rate" else None)
+        return {"points": [r1], "provenance": p1}
+
+    value, holds = claim.evaluate(records(0, 7))
+    assert holds and "does not learn even its own tasks" in value
+    assert not claim.evaluate(records(3, 7, learned1=8))[1]  # depth 1 solves too often: the claim is false
+    assert not claim.evaluate(records(0, 5))[1]  # [0, 0.32] and [0.31, 0.86] overlap: too few to tell
+    assert not claim.evaluate(records(0, 3))[1]  # depth 2 rarely solves either
+    assert timing.evaluate(records(0, 7))[1] and not timing.evaluate(records(0, 7, wall1=1000.0))[1]
+    monkeypatch.setattr(studies, "load", lambda slug, name: None)
+    assert claim.evaluate({"points": [_rate_row(depth1, 0, 8, 0, 1.0)[0]], "provenance": {}}) == (
+        f"no depth-2 members at n_i.d. = {ms.DEPTH_N} (record solve-rate first)", False)

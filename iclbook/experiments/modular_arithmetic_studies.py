@@ -13,8 +13,9 @@ Every criterion below was committed before any member of its study ran; the rule
   rule, 5 % warm-up) at the `cpu` scale and n_i.d. = 40, beside the `cpu` recipe on the same member seeds (1000 and
   up: the screen's ``today`` members, so the two studies share those models).
 - ``r-early`` (on the screen and on the curve): issue 33's early ratio r as a claim that can fail, its rule below.
-- ``depth``: claim 2 (He et al.: depth 2 is the smallest depth that generalises o.o.d.) with the depth-1 control given
-  twice the steps, about a depth-2 member's wall time (one layer runs about twice as fast per step).
+- ``depth``: claim 2 (He et al.: depth 2 is the smallest depth that generalises o.o.d.): the depth-1 control at
+  n_i.d. = 44 with 2.5 times the steps, at least a depth-2 member's wall time, against the curve's depth-2 members
+  there (why, below).
 """
 from __future__ import annotations
 
@@ -127,6 +128,54 @@ R_CLAIM = RateClaim(
     f"Mann-Whitney test at p < {R_P:g}, with AUC ≥ {R_AUC:g}", _early_claim)
 
 
+
+# -- claim 2 (issue 33, item 4) ------------------------------------------------------------------------------------
+# Decided before any depth member ran (the declaration of 6d77f31 trained both depths at n_i.d. = 40, 6 members
+# each, the control at 20 000 steps): at n_i.d. = 40 depth 2 solves in about 7 of 11 members, so with 6 members the
+# rule "intervals apart" needs 5 of 6 depth-2 solvers and would fail for want of members, not of a depth effect.
+# The rule is kept; the comparison moves to the curve's top point, n_i.d. = 44, where the curve's 8 depth-2 members
+# (same recipe and code, seeds nobody used) serve as the depth-2 side, so only the control trains: 8 members. A
+# depth-1 step takes 1/2.2 of a depth-2 step (benchmarks/ch4_depth_cost.py, measured under load), so twice the steps
+# would give the control 0.9 of a depth-2 member's time; 2.5 times gives it more, and check control-time says
+# whether it did.
+DEPTH_N = 44
+DEPTH1_STEPS = 25000
+SLUG = "04_modular_arithmetic"
+
+
+def _depth2_row() -> dict | None:
+    from ..evidence.studies import load
+
+    curve = load(SLUG, "solve-rate")
+    return None if curve is None else next((r for r in curve["points"] if r["point"]["n_id"] == DEPTH_N), None)
+
+
+def _depth_claim(record: dict) -> tuple[str, bool]:
+    one, two = record["points"][0], _depth2_row()
+    if two is None:
+        return f"no depth-2 members at n_i.d. = {DEPTH_N} (record solve-rate first)", False
+    learned = sum(bool(m["learned"]) for m in one["members"].values())
+    value = (f"depth 1: solved {one['k']}/{one['n']} [{one['interval'][0]:.2f}, {one['interval'][1]:.2f}], learned "
+             f"its own tasks {learned}/{one['n']}; depth 2: solved {two['k']}/{two['n']} [{two['interval'][0]:.2f}, "
+             f"{two['interval'][1]:.2f}]")
+    if one["n"] and learned == 0:
+        value += " (depth 1 fails o.o.d. because it does not learn even its own tasks)"
+    ok = (min(one["n"], two["n"]) >= 8 and one["k"] <= one["n"] / 8 and two["k"] >= two["n"] / 2
+          and one["interval"][1] < two["interval"][0])
+    return value, ok
+
+
+def _control_time(record: dict) -> tuple[str, bool]:
+    from ..evidence.studies import load
+
+    curve = load(SLUG, "solve-rate")
+    mine = sorted(_costs(record).values())
+    theirs = {k: v for k, v in (_costs(curve) if curve else {}).items() if k.startswith(f"n_id = {DEPTH_N},")}
+    if not mine or not theirs:
+        return "no members to compare yet", False
+    a, b = mine[0], next(iter(theirs.values()))
+    return f"depth 1 median {a / 60:.1f} min, depth 2 median {b / 60:.1f} min", a >= b
+
 STUDIES = {
     "recipe-screen": Study(
         name="recipe-screen", chapter="04", profile="cpu",
@@ -175,12 +224,17 @@ STUDIES = {
                           "tasks, and it solves in at least as many members as the cpu recipe", _rehearsal_claim),)),
     "depth": Study(
         name="depth", chapter="04", profile="cpu",
-        points=({"n_id": 40, "recipe": CURVE_RECIPE, "n_layer": 1, "steps": 20000},
-                {"n_id": 40, "recipe": CURVE_RECIPE, "n_layer": 2}),
-        members=6, member=MEMBER, keep=KEEP, success="solved", first_seed=3000,
-        description="depth 1 (twice the steps) against depth 2 at n_i.d. = 40 (issue 33, item 4; claim 2).",
+        points=({"n_id": DEPTH_N, "recipe": CURVE_RECIPE, "n_layer": 1, "steps": DEPTH1_STEPS},),
+        members=8, member=MEMBER, keep=KEEP, success="solved", first_seed=3000,
+        description=f"depth 1 ({DEPTH1_STEPS} steps, at least a depth-2 member's wall time) at n_i.d. = {DEPTH_N}, "
+                    "against depth 2 there in solve-rate (issue 33, item 4; claim 2).",
         claims=(RateClaim("2-rate", "paper", "Depth 2 is the smallest depth that solves unseen tasks: depth 1 does "
-                          "not where depth 2 does", "≥ 6 members each; the depth-1 rate ≤ 1/8 and the depth-2 rate "
-                          "≥ 1/2, 95 % intervals apart", rate_rise("n_layer", 1 / 8, 1 / 2, 6)),)),
+                          "not where depth 2 does", f"≥ 8 members at each depth, n_i.d. = {DEPTH_N} (depth 2: the "
+                          "solve-rate study's members there); the depth-1 rate ≤ 1/8 and the depth-2 rate ≥ 1/2, 95 % "
+                          "intervals apart; the value also says whether depth 1 learned its own tasks",
+                          _depth_claim),
+                RateClaim("control-time", "check", "The depth-1 control had at least a depth-2 member's wall time",
+                          f"median wall seconds of the depth-1 members ≥ those of solve-rate's members at n_i.d. = "
+                          f"{DEPTH_N}", _control_time))),
 }
 
