@@ -114,7 +114,8 @@ def cmd_study(args) -> int:
         raise ParameterError(f"--members: got {args.members}, allowed: an integer >= 1")
     try:
         find(chapter.id, args.name)
-        record = run_study(chapter.id, args.name, members=args.members, restart=args.restart)
+        record = run_study(chapter.id, args.name, members=args.members, restart=args.restart,
+                           git_commit=args.commit)
     except (ValueError, StudyError) as err:
         raise ParameterError(str(err)) from err
     for row in record["points"]:
@@ -186,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--restart", action="store_true", help="start the record anew (needed when the code its members "
                     "ran has changed)")
     st.add_argument("--executor", metavar="SPEC", help=EXECUTOR_HELP)
+    st.add_argument("--commit", action="store_true", help="commit the record (that file only) after every member, "
+                    "so that a sitting cut off without warning keeps its finished members in git")
     st.set_defaults(func=cmd_study)
 
     bk = sub.add_parser("book", help="execute every chapter and build the HTML book")

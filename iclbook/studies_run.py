@@ -4,13 +4,15 @@ Studies are declared in ``iclbook/experiments/*_studies.py`` (a ``STUDIES`` dict
 Members train through the executors (``inline``, ``local:N``, ``dask:ADDRESS``) and the run store, so an
 interrupted study resumes: finished members are in the record, the member in training resumes from its last
 checkpoint. The record, ``results/<slug>/study-<name>.json``, is rewritten atomically after every member, only from a
-clean tree, and only with members whose code fingerprint is the record's.
+clean tree, and only with members whose code fingerprint is the record's. With ``--commit`` each rewrite is also
+committed (that file only), so a sitting that ends without warning keeps every finished member in git.
 """
 from __future__ import annotations
 
 import importlib
 import json
 import pkgutil
+import subprocess
 import time
 from typing import Any
 
@@ -83,9 +85,10 @@ def member_job(member: str, point: dict, seed: int, profile: str, files: list[st
 
 
 def run_study(chapter: str, name: str, members: int | None = None, restart: bool = False,
-              executor: executors.Executor | None = None) -> dict:
+              executor: executors.Executor | None = None, git_commit: bool = False) -> dict:
     """Train every missing member of the study (``members`` per point, default the declaration's) and return
-    the record; each finished member is written to the record before the next one is awaited."""
+    the record; each finished member is written to the record (and with ``git_commit``, committed) before the next one
+    is awaited."""
     from .provenance import code_version
 
     study = find(chapter, name)
@@ -115,10 +118,32 @@ def run_study(chapter: str, name: str, members: int | None = None, restart: bool
         studies.add_member(record, study, point, seed, result["values"], result["provenance"])
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, json.dumps(record, indent=2, default=str) + "\n")
+        if git_commit:
+            commit_record(out, f"results: {study.name} study of chapter {study.chapter}, "
+                               f"{sum(r['n'] for r in record['points'])} of {len(want) * len(record['points'])} "
+                               f"members ({command_line(study, members)})")
         print(f"[iclbook] study {name}: member {seed} at {studies.point_key(point)}: "
               f"{study.success} = {result['values'][study.success]} ({result['provenance']['wall_seconds']:.0f} s)",
               flush=True)
     return record
+
+
+def command_line(study: studies.Study, members: int | None) -> str:
+    return f"iclbook study {study.chapter} {study.name}" + (f" --members {members}" if members else "") + " --commit"
+
+
+def commit_record(out, message: str) -> None:
+    """Commit the study record ``out`` alone (whatever else is staged stays staged), so that its members are in
+    git the moment they are in the file."""
+    from .paths import repo_root
+
+    root = repo_root()
+    rel = str(out.resolve().relative_to(root.resolve()))
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "add", "--", rel], check=True)
+    done = subprocess.run([*git, "commit", "-q", "-m", message, "--", rel], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git commit of {rel} failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
 def _results(study: studies.Study, todo: list[tuple[dict, int]], ex: executors.Executor, files: list[str]):

@@ -247,3 +247,25 @@ def test_a_ladder_plots_each_value_against_training_compute_relative_to_the_chea
     assert means == [1.5, 2.5]
     with pytest.raises(KeyError, match="'missing'"):
         studies.trend_figure(rec, ["v"], ("missing",))
+
+
+def test_commit_puts_each_member_in_git_and_nothing_else(toy_study, monkeypatch, tmp_path):
+    """--commit: every rewrite of the record is its own commit of that file alone; other staged work stays staged."""
+    import subprocess
+
+    study, run = toy_study
+    for k, v in (("GIT_AUTHOR_NAME", "t"), ("GIT_AUTHOR_EMAIL", "t@t"), ("GIT_COMMITTER_NAME", "t"),
+                 ("GIT_COMMITTER_EMAIL", "t@t")):
+        monkeypatch.setenv(k, v)
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "other.txt").write_text("staged, not the study's\n")
+    subprocess.run([*git, "add", "toy_member.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    subprocess.run([*git, "add", "other.txt"], check=True)
+    run.run_study("04", "toy", git_commit=True)
+    log = subprocess.run([*git, "log", "--format=%s", "--name-only"], capture_output=True, text=True).stdout
+    assert log.count("results: toy study of chapter 04") == 6 and "6 of 6 members" in log and "1 of 6" in log
+    assert "other.txt" not in log and log.count("results/") == 6
+    staged = subprocess.run([*git, "diff", "--cached", "--name-only"], capture_output=True, text=True).stdout
+    assert staged.strip() == "other.txt"
