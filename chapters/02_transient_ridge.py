@@ -261,8 +261,8 @@ add("3c", f"Low M ({low}) ends at its dMMSE_M point; high M ({high}, ∞) ends n
 #
 # *What the validation showed (the first runs under it).* On a run whose OOD loss barely rises (3 layers, 16 000
 # steps: 2a and 2b fail; the recorded pilot in the appendix) the new 3b fails, as it should. But on the `cpu` seeds
-# it failed in the seed with the clearest transient and held in the seed with the weakest (records in the appendix):
-# at this scale it does not read the detour that 2a and 2b see, so it is expected at `gpu` only, and the figure
+# it failed in seed 0, whose transient is among the clearest, and held in seed 2, whose transient is the weakest
+# (records in the appendix): at this scale it does not read the detour that 2a and 2b see, so it is expected at `gpu` only, and the figure
 # below is the evidence to look at. The criterion itself is unchanged.
 #
 # In the plane of the first two components, trajectories start at the grey cross. Look for the curves of small
@@ -362,7 +362,7 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 #   GPU finishes it in about an hour (README); `n_embd=256` is the papers' width, about four times the cost.
 # - **Claims 3c and 4d are `cpu` claims.** At `ci` the largest finite pool is $M = 8$, which after 3000 steps still
 #   ends on the dMMSE side (then no finite $M$ is ridge-side and claim 1e fails: the grid cannot place the
-#   threshold), so "high $M$ ends nearer ridge" (3c) holds in few `ci` seeds, and two chains of 100 draws are too
+#   threshold), so "high $M$ ends nearer ridge" (3c) holds in fewer than half of the `ci` seeds, and two chains of 100 draws are too
 #   short for the drift test of 4d to hold in every seed. At `cpu`
 #   ($M$ up to 64, four chains of 400 draws) they are expected to hold; the records in the appendix count how often
 #   each did, at both profiles.
@@ -386,8 +386,8 @@ ch.ledger.add("4d", "The LLC estimates are positive and the chains have settled 
 #   same (ε, γ, nβ, $n$) for every $M$; it is checked against the `devinterp` package by
 #   `tools/llc_devinterp_check.py`, not in the book build.
 # - **Which claims need which profile.** Claims marked `cpu, gpu` in the ledger need more training than `ci` gives.
-#   At `ci` (3000 steps, $M \in \{4, 8, \infty\}$) the two ends of the threshold show (small $M$ on the dMMSE side
-#   and bad on fresh tasks, $M = \infty$ on the ridge side), but no finite pool reaches the ridge side, so the grid
+#   At `ci` (3000 steps, $M \in \{4, 8, \infty\}$) the two ends of the threshold show in almost every seed (small $M$
+#   on the dMMSE side and bad on fresh tasks, $M = \infty$ on the ridge side), but no finite pool reaches the ridge side, so the grid
 #   cannot place the threshold (1e is a `cpu` claim), and the transient does not show: the $M = 8$ model's OOD loss is still
 #   falling, or flat within noise, at 3000 steps. Models that are still moving are also not at a local minimum,
 #   which the LLC assumes, so the LLC claims are only checked from `cpu` on; at `ci` the LLC figure shows the
