@@ -210,7 +210,7 @@ def test_related_lists_the_studies_rate_claims_about_a_ledger_claim(tmp_path, mo
     claims = [{"id": "1b-rate", "holds": True, "value": "5/8 [0.31, 0.86] at n_id = 44"},
               {"id": "1bb-rate", "holds": True, "value": "x"}, {"id": "2-rate", "holds": False, "value": "flat (p 0.3)"}]
     for name in ("curve", "old"):
-        (tmp_path / "04_x" / f"study-{name}.json").write_text(json.dumps({"study": name, "claims": claims}))
+        (tmp_path / "04_x" / f"study-{name}.json").write_text(json.dumps({"study": name, "claims": claims, "points": []}))
     assert studies.related("04_x", "1b") == ["✓ 1b-rate 5/8 [0.31, 0.86] at n_id = 44 (curve)",
                                              "✓ 1b-rate 5/8 [0.31, 0.86] at n_id = 44 (old, stale)"]
     assert studies.related("04_x", "2") == ["✗ 2-rate flat (curve)", "✗ 2-rate flat (old, stale)"]
@@ -269,3 +269,18 @@ def test_commit_puts_each_member_in_git_and_nothing_else(toy_study, monkeypatch,
     assert "other.txt" not in log and log.count("results/") == 6
     staged = subprocess.run([*git, "diff", "--cached", "--name-only"], capture_output=True, text=True).stdout
     assert staged.strip() == "other.txt"
+
+
+def test_an_incomplete_study_shows_its_claims_as_pending_not_failed():
+    rec = {"study": "s", "chapter": "04", "profile": "cpu", "description": "d", "first_seed": 1000, "commit": "",
+           "success": "ok", "keep": ["ok"], "members_per_point": 3, "provenance": {},
+           "claims": [{"id": "r", "kind": "paper", "statement": "rises", "criterion": "c", "value": "too few",
+                       "holds": False}],
+           "points": [{"point": {"x": x}, "k": 1, "n": n, "interval": [0.1, 0.9],
+                       "members": {str(s): {"ok": s == 0} for s in range(n)}} for x, n in ((1, 3), (2, 1))]}
+    md = studies.markdown(rec)
+    assert "In progress: 4 of 6 members" in md and "| too few | pending (4 of 6 members) |" in md and "✗" not in md
+    rec["points"][1].update(n=3, members={str(s): {"ok": False} for s in range(3)})
+    assert studies.verdict(rec, rec["claims"][0]) == "✗" and "In progress" not in studies.markdown(rec)
+    rec["points"][0]["n"] = 4  # extended with --members 4 at one point: the other now lags
+    assert studies.progress(rec) == (7, 8) and studies.verdict(rec, rec["claims"][0]).startswith("pending")

@@ -187,6 +187,22 @@ def show(ch, name: str, x: str | None = None) -> None:
     ch.md(section(ch.chapter.slug, name))
 
 
+def progress(record: dict) -> tuple[int, int]:
+    """(members recorded, members declared): a study is complete when every point has its declared members (or as
+    many as the most extended point, after ``--members``)."""
+    per = max([record.get("members_per_point", 0), *(r["n"] for r in record["points"])])
+    return sum(r["n"] for r in record["points"]), per * len(record["points"])
+
+
+def verdict(record: dict, claim: dict) -> str:
+    """"✓" / "✗" for a claim of a complete study; "pending" while members are missing, because a rate claim read off
+    part of a study (say, "fewer than 6 members") is not yet its verdict."""
+    done, total = progress(record)
+    if done < total:
+        return f"pending ({done} of {total} members)"
+    return "✓" if claim["holds"] else "✗"
+
+
 def ledger(slug: str, names: Sequence[str]) -> str:
     """The chapter's rate claims, read from its recorded studies (issue 33): one row per claim of every recorded
     study in ``names`` (paper claims first), each marked with the study, its commit, and *stale* when the code its
@@ -200,7 +216,7 @@ def ledger(slug: str, names: Sequence[str]) -> str:
             continue
         where = f"`{name}` at `{record['commit'][:10]}`" + (" (**stale**)" if is_stale(record) else "")
         rows += [(c["kind"] != "paper", c["id"], c["statement"], c["kind"], c["criterion"], c["value"],
-                  "✓" if c["holds"] else "✗", where) for c in record["claims"]]
+                  verdict(record, c), where) for c in record["claims"]]
     lines = ["**Rate claims, from the recorded studies** (each verdict is the record's, at the commit named; the "
              "ledger above is this run's):", ""]
     if rows:
@@ -223,7 +239,7 @@ def related(slug: str, claim_id: str) -> list[str]:
     for path in sorted((records.results_dir() / slug).glob("study-*.json")):
         record = json.loads(path.read_text())
         where = record["study"] + (", stale" if is_stale(record) else "")
-        out += [f"{'✓' if c['holds'] else '✗'} {c['id']} {c['value'].split(' (')[0]} ({where})"
+        out += [f"{verdict(record, c).split(' (')[0]} {c['id']} {c['value'].split(' (')[0]} ({where})"
                 for c in record["claims"] if c["id"].startswith(f"{claim_id}-")]
     return out
 
@@ -254,6 +270,9 @@ def markdown(record: dict) -> str:
             f"{len(pts)} points, member seeds from {record['first_seed']}"
             + (f"; recorded {record['recorded']} at commit `{record['commit'][:10]}`" if record["commit"] else "")
             + f"{cost}.")
+    done, total = progress(record)
+    if done < total:
+        head += f" **In progress: {done} of {total} members recorded; its claims are pending until it is complete.**"
     if record["commit"] and is_stale(record):
         head += (f" **Stale: recorded at commit `{record['commit'][:10]}`; the code its members ran has changed "
                  "since** (renew it with the command below and `--restart`).")
@@ -276,7 +295,7 @@ def markdown(record: dict) -> str:
     if record["claims"]:
         lines += ["", "| claim | kind | criterion | value | holds |", "|---|---|---|---|---|"]
         lines += [f"| {c['id']}: {c['statement']} | {c['kind']} | {c['criterion']} | {c['value']} | "
-                  f"{'✓' if c['holds'] else '✗'} |" for c in record["claims"]]
+                  f"{verdict(record, c)} |" for c in record["claims"]]
     lines += ["", f"Run or extend: `{command(record)}`"]
     return "\n".join(lines)
 
