@@ -227,7 +227,7 @@ ch.ledger.add("2b", "Fine-tuning on the demonstrations (W_K, W_V only) helps too
 # `cpu` on, not at `ci`: a live random network's accuracy moves with its context by chance, and at `ci`'s 48
 # episodes one episode is 1/48 of accuracy; `cpu` scores 200 episodes per seed.
 #
-# :::{admonition} History, at commit `0fba852`: the `ci` record in the appendix
+# :::{admonition} History, at commit `0fba852`: the `ci` record of that commit (the appendix holds its renewal)
 # In `ci` seeds 0–9 (fan-in controls) the largest ICL − ZS of the two controls was above 0.1 in four seeds (0.104,
 # 5 episodes of 48, in three; 0.125 in one) and at most 0.0625 in the other six, with 3a then holding in 9 of the 10.
 # :::
