@@ -143,10 +143,15 @@ DEPTH1_STEPS = 25000
 SLUG = "04_modular_arithmetic"
 
 
-def _depth2_row() -> dict | None:
+def _curve() -> dict | None:
+    """The recorded solve-rate study, whose depth-2 members at DEPTH_N the depth claims compare with."""
     from ..evidence.studies import load
 
-    curve = load(SLUG, "solve-rate")
+    return load(SLUG, "solve-rate")
+
+
+def _depth2_row() -> dict | None:
+    curve = _curve()
     return None if curve is None else next((r for r in curve["points"] if r["point"]["n_id"] == DEPTH_N), None)
 
 
@@ -166,9 +171,7 @@ def _depth_claim(record: dict) -> tuple[str, bool]:
 
 
 def _control_time(record: dict) -> tuple[str, bool]:
-    from ..evidence.studies import load
-
-    curve = load(SLUG, "solve-rate")
+    curve = _curve()
     mine = sorted(_costs(record).values())
     theirs = {k: v for k, v in (_costs(curve) if curve else {}).items() if k.startswith(f"n_id = {DEPTH_N},")}
     if not mine or not theirs:
