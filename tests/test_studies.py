@@ -284,3 +284,47 @@ def test_an_incomplete_study_shows_its_claims_as_pending_not_failed():
     assert studies.verdict(rec, rec["claims"][0]) == "✗" and "In progress" not in studies.markdown(rec)
     rec["points"][0]["n"] = 4  # extended with --members 4 at one point: the other now lags
     assert studies.progress(rec) == (7, 8) and studies.verdict(rec, rec["claims"][0]).startswith("pending")
+
+
+def _depth_rows(k1: int, learned1: int, k2: int, n: int = 8, wall1: float = 130.0, wall2: float = 120.0,
+                stored2: bool = False):
+    """A depth study (depth 1 at n_i.d. = 44) and a curve whose depth-2 point there has k2 of n solvers."""
+    from iclbook.evidence.studies import wilson
+
+    def row(point, k, learned):
+        return {"point": point, "k": k, "n": n, "interval": list(wilson(k, n)),
+                "members": {str(s): {"solved": s < k, "learned": s < learned} for s in range(n)}}
+    one_pt, two_pt = {"n_id": 44, "recipe": "today", "n_layer": 1, "steps": 25000}, {"n_id": 44, "recipe": "today"}
+    depth = {"points": [row(one_pt, k1, learned1)],
+             "provenance": {f"{studies.point_key(one_pt)} | {s}": {"wall_seconds": wall1} for s in range(n)}}
+    curve = {"points": [row({"n_id": 8, "recipe": "today"}, 0, n), row(two_pt, k2, n)],
+             "provenance": {f"{studies.point_key(two_pt)} | {s}": {"wall_seconds": wall2,
+                                                                   **({"trained_entries": 0} if stored2 else {})}
+                            for s in range(n)}}
+    return depth, curve
+
+
+def test_claim_2_fails_where_depth_1_solves_or_the_intervals_overlap_and_holds_on_a_clear_gap(monkeypatch):
+    """Claim 2 (depth 2 is the smallest depth that solves unseen tasks) as a rate: it must fail when depth 1 solves
+    as often as depth 2, when the two rates' intervals overlap, and when depth 2 does not solve; it holds on 0 of 8
+    against 8 of 8, and says when depth 1 did not even learn its own tasks."""
+    from iclbook.experiments import modular_arithmetic_studies as ms
+    cases = {(6, 8, 7): False, (1, 8, 5): False, (0, 8, 3): False, (0, 8, 8): True, (0, 0, 8): True}
+    for (k1, learned1, k2), holds in cases.items():
+        depth, curve = _depth_rows(k1, learned1, k2)
+        monkeypatch.setattr(ms, "_curve", lambda curve=curve: curve)
+        value, ok = ms._depth_claim(depth)
+        assert ok is holds, (k1, learned1, k2, value)
+        assert ("does not learn even its own tasks" in value) is (learned1 == 0)
+    monkeypatch.setattr(ms, "_curve", lambda: None)
+    assert ms._depth_claim(_depth_rows(0, 8, 8)[0])[1] is False  # no curve recorded yet: nothing to compare with
+
+
+def test_the_depth_controls_time_check_reads_trained_members_only(monkeypatch):
+    """control-time fails when the depth-1 controls ran for less time than the curve's depth-2 members, and a
+    curve read back from the run store (no training time) cannot make it pass."""
+    from iclbook.experiments import modular_arithmetic_studies as ms
+    for wall1, wall2, stored2, holds in ((130, 120, False, True), (100, 120, False, False), (100, 120, True, False)):
+        depth, curve = _depth_rows(0, 8, 8, wall1=wall1, wall2=wall2, stored2=stored2)
+        monkeypatch.setattr(ms, "_curve", lambda curve=curve: curve)
+        assert ms._control_time(depth)[1] is holds, (wall1, wall2, stored2)

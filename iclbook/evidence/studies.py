@@ -300,13 +300,21 @@ def markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def median_seconds(record: dict) -> dict[str, float]:
+    """Median wall seconds per point (its ``point_key``) over the members that trained: a member read from the run
+    store costs nothing, and counting it would make a point look cheap."""
+    walls: dict[str, list[float]] = {}
+    for key, prov in record["provenance"].items():
+        if prov.get("wall_seconds") and prov.get("trained_entries", 1) > 0:
+            walls.setdefault(key.rsplit(" | ", 1)[0], []).append(prov["wall_seconds"])
+    return {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
+
+
 def _point_cost(record: dict, row: dict) -> str:
-    """The median wall minutes of a point's members that trained (a member read from the run store costs nothing),
-    so that points (a recipe screen's recipes) compare on cost too."""
-    key = point_key(row["point"])
-    walls = sorted(p["wall_seconds"] for k, p in record["provenance"].items() if k.rsplit(" | ", 1)[0] == key
-                   and p.get("wall_seconds") and p.get("trained_entries", 1) > 0)
-    return f"{walls[len(walls) // 2] / 60:.1f}" if walls else "–"
+    """The median wall minutes of a point's members that trained, so that points (a recipe screen's recipes) compare
+    on cost too."""
+    seconds = median_seconds(record).get(point_key(row["point"]))
+    return f"{seconds / 60:.1f}" if seconds else "–"
 
 
 def _mean(xs: list) -> str:
