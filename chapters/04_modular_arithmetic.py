@@ -650,6 +650,29 @@ ch.ledger.add("5", "A deeper model shows transient o.o.d. generalisation (peak, 
 # A study's record (`results/04_modular_arithmetic/study-<name>.json`) is written member by member, so the studies
 # run over several sittings; the book's page *How often do the claims hold?* shows every recorded study with its
 # rates, intervals and claims. Until the curve is recorded, this chapter's ledger keeps its single-run claims.
+#
+# **What the screen found.** By its rule, committed before its first member, the screen adopts **`constant-lr`**
+# (the table below): with the learning rate held at its peak after the warm-up, five of six members solved unseen
+# tasks, against three of six with today's cosine decay, at the same cost per member. This is what the late solvers
+# of the six-seed record suggested: they left the plateau after most of the decay and were still rising when it
+# ended. The sixth `constant-lr` member never left the plateau (it did not learn even its own tasks), so a constant
+# rate makes solving more likely, not certain. The two other candidates did worse than today's recipe. Grokfast's gradient filter learned the
+# pretraining tasks more slowly (some members had not learned them after 10 000 steps) and solved in fewer
+# members: what sped up grokking of one fixed task does not carry over to learning a family of tasks in context.
+# The official code's batches, where every sequence of a batch shows the same inputs, did not learn even the
+# pretraining tasks in any member (i.d.-train at about chance, its training loss barely below $\ln 7$): a step
+# of ours shows 128 sequences of 16 freshly drawn input pairs each, a step of theirs 16 pairs in all, and at our
+# batch size and step count that is far too little; He et al. trained for many more steps. Claim r-early fails: a
+# member's early ratio r, read when it first learns its own tasks, does not sort the members that go on to solve
+# unseen tasks from those that do not (the claim's row gives the area under the ROC curve), so a reader cannot
+# tell early from r whether a run will solve them.
+#
+# The rate curve (`solve-rate`) and the depth controls therefore train with the constant learning rate (set in the
+# studies' module as `CURVE_RECIPE`, committed before the curve's first member). The chapter's own run keeps its
+# cosine schedule for now: the schedule is part of the chapter's declaration, so switching it would make every
+# record of this chapter stale, and the screen's own members with it, and renewing the `cpu` record costs about
+# three hours here; the curve, not the single run, is the chapter's measurement of how often a model solves unseen
+# tasks.
 
 # %% tags=["remove-input", "render-only"]
 from iclbook.evidence import studies as recorded_studies
