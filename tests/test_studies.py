@@ -328,3 +328,19 @@ def test_the_depth_controls_time_check_reads_trained_members_only(monkeypatch):
         depth, curve = _depth_rows(0, 8, 8, wall1=wall1, wall2=wall2, stored2=stored2)
         monkeypatch.setattr(ms, "_curve", lambda curve=curve: curve)
         assert ms._control_time(depth)[1] is holds, (wall1, wall2, stored2)
+
+
+def test_the_curve_summary_reads_every_point_and_says_when_the_study_is_incomplete(monkeypatch):
+    """The paragraph under a rate curve (issue 33: the curve beside the single-run phase diagram) gives k of n with
+    the interval at every point, in the order of x, and says when members are missing or the record is stale."""
+    rec = _curve({44: (2, 3), 8: (0, 3)})
+    rec.update(study="s", commit="a" * 40, first_seed=2000, success="solved", members_per_point=8)
+    monkeypatch.setattr(studies, "is_stale", lambda r: False)
+    text = studies.curve_summary(rec, "x")
+    lo, hi = wilson(2, 3)
+    assert text.index("0 of 3") < text.index(f"2 of 3 [{lo:.2f}, {hi:.2f}] at x = 44")
+    assert "6 of 16 members recorded, so its claims are pending" in text and "`aaaaaaaaaa`" in text
+    rec["members_per_point"] = 3
+    assert "all 6 members" in studies.curve_summary(rec, "x") and "pending" not in studies.curve_summary(rec, "x")
+    monkeypatch.setattr(studies, "is_stale", lambda r: True)
+    assert "**stale**" in studies.curve_summary(rec, "x")

@@ -187,6 +187,29 @@ def show(ch, name: str, x: str | None = None) -> None:
     ch.md(section(ch.chapter.slug, name))
 
 
+def curve_summary(record: dict, x: str) -> str:
+    """One paragraph that reads a rate curve off its record, for the place in a chapter where the curve stands beside
+    a single run's result: the study, its commit and progress, then k of n with the 95 % interval at every ``x``."""
+    done, total = progress(record)
+    where = f"at commit `{record['commit'][:10]}`" if record["commit"] else "not committed"
+    state = (f"{done} of {total} members recorded, so its claims are pending" if done < total
+             else f"all {total} members") + (", **stale**: its code has changed since" if is_stale(record) else "")
+    rows = "; ".join(f"{k} of {n} [{lo:.2f}, {hi:.2f}] at {x} = {xv}" for xv, k, n, lo, hi in rates(record, x))
+    return (f"*Study `{record['study']}` {where} ({state}; member seeds from {record['first_seed']}): "
+            f"P({record['success']}) = {rows}.*")
+
+
+def show_curve(ch, name: str, x: str) -> None:
+    """Show a recorded study's rate curve along ``x`` with ``curve_summary`` under it (or how to record it), without
+    its table: for a render-only cell beside the single-run result the curve restates; ``show`` gives the table."""
+    record = load(ch.chapter.slug, name)
+    if record is None or not any(r["n"] for r in record["points"]):
+        ch.md(section(ch.chapter.slug, name) if record is None else f"*Study `{name}`: no members recorded yet.*")
+        return
+    ch.show(figure(record, x), f"study_{name}_curve")
+    ch.md(curve_summary(record, x))
+
+
 def progress(record: dict) -> tuple[int, int]:
     """(members recorded, members declared): a study is complete when every point has its declared members (or as
     many as the most extended point, after ``--members``)."""
