@@ -140,6 +140,11 @@ def test_chapter_4_studies_are_declared_with_fresh_seeds():
     assert ms.adopted(rec) == ("constant-lr", True)  # shared-xy solves as often but costs 1.5x
     rec["points"][1]["k"] = 4
     assert ms.adopted(rec) == ("today", False)  # one more solver is not enough
+    rec["points"][1]["k"] = 5
+    for s in range(6):  # constant-lr's members cost twice today's; four of them were read from the run store
+        rec["provenance"][f"n_id = 40, recipe = constant-lr | {s}"] = \
+            {"wall_seconds": 0.5, "trained_entries": 0} if s < 4 else {"wall_seconds": 200}
+    assert ms.adopted(rec) == ("today", False)  # reading from the store does not make a recipe cheap
 
 
 def test_a_chapter_section_shows_the_recorded_study_or_how_to_record_it(toy_study):

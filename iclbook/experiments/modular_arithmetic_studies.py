@@ -34,20 +34,14 @@ COST_SLACK = 1.1  # ... at a median cost per member at most this multiple of tod
 CURVE_RECIPE = "constant-lr"
 
 
-def _costs(record: dict) -> dict[str, float]:
-    """Median wall seconds per member of each recipe."""
-    out: dict[str, list[float]] = {}
-    for key, prov in record["provenance"].items():
-        out.setdefault(key.split(" | ")[0], []).append(prov.get("wall_seconds") or 0.0)
-    return {k: sorted(v)[len(v) // 2] for k, v in out.items()}
-
-
 def adopted(record: dict) -> tuple[str, bool]:
     """The screen's rule: the candidate with the most solvers among those that solve in at least MARGIN more members
     than today's (on as many members) at a median cost at most COST_SLACK × today's; ties go to the cheaper; none:
-    today's. Returns (the recipe, whether a candidate was adopted)."""
+    today's. Returns (the recipe, whether a candidate was adopted). Cost is ``median_seconds``, over the members that
+    trained: on the recorded screen every member trained, so this is the rule as committed; until December 2026 a
+    member read from the run store counted here as costing nothing."""
     rows = {r["point"]["recipe"]: r for r in record["points"]}
-    cost = _costs(record)
+    cost = median_seconds(record)
     base = rows["today"]
     ok = []
     for c in CANDIDATES:
