@@ -333,6 +333,19 @@ def test_the_depth_controls_time_check_reads_trained_members_only(monkeypatch):
         depth, curve = _depth_rows(0, 8, 8, wall1=wall1, wall2=wall2, stored2=stored2)
         monkeypatch.setattr(ms, "_curve", lambda curve=curve: curve)
         assert ms._control_time(depth)[1] is holds, (wall1, wall2, stored2)
+    # the curve ran on two machines: the controls compare with its members on their own machine only
+    depth, curve = _depth_rows(0, 8, 8, wall1=130, wall2=100)
+    for s, prov in enumerate(curve["provenance"].values()):
+        prov.update(cpu_model="A" if s % 2 else "B", wall_seconds=200 if s % 2 else 100)
+    for prov in depth["provenance"].values():
+        prov["cpu_model"] = "B"
+    monkeypatch.setattr(ms, "_curve", lambda: curve)
+    value, ok = ms._control_time(depth)
+    assert ok and "on B: depth 1 median 2.2 min, depth 2 median 1.7 min" in value  # pooled, the median is 200 s
+    for prov in depth["provenance"].values():
+        prov["cpu_model"] = "C"  # no depth-2 member trained on C
+    assert ms._control_time(depth) == ("no depth-2 member at n_i.d. = 44 trained on a machine of the controls (C)",
+                                       False)
 
 
 def test_the_curve_summary_reads_every_point_and_says_when_the_study_is_incomplete(monkeypatch):

@@ -323,14 +323,23 @@ def markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-def median_seconds(record: dict) -> dict[str, float]:
+def median_seconds(record: dict, machine: str | None = None) -> dict[str, float]:
     """Median wall seconds per point (its ``point_key``) over the members that trained: a member read from the run
-    store costs nothing, and counting it would make a point look cheap."""
+    store costs nothing, and counting it would make a point look cheap. With ``machine``, only the members whose
+    provenance names that ``cpu_model`` ("?" where none is named): wall times compare only on one machine."""
     walls: dict[str, list[float]] = {}
     for key, prov in record["provenance"].items():
+        if machine is not None and prov.get("cpu_model", "?") != machine:
+            continue
         if prov.get("wall_seconds") and prov.get("trained_entries", 1) > 0:
             walls.setdefault(key.rsplit(" | ", 1)[0], []).append(prov["wall_seconds"])
     return {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
+
+
+def machines(record: dict) -> list[str]:
+    """The ``cpu_model`` of every member that trained ("?" where its provenance names none), each once."""
+    return sorted({p.get("cpu_model", "?") for p in record["provenance"].values()
+                   if p.get("wall_seconds") and p.get("trained_entries", 1) > 0})
 
 
 def _point_cost(record: dict, row: dict) -> str:
