@@ -287,7 +287,8 @@ def markdown(record: dict) -> str:
     n_all = sum(r["n"] for r in pts)
     walls = [p["wall_seconds"] for p in record["provenance"].values() if p.get("wall_seconds") and
              p.get("trained_entries", 1) > 0]
-    cost = f"; median {sorted(walls)[len(walls) // 2] / 60:.1f} min per member that trained" if walls else \
+    cost = (f"; median {sorted(walls)[len(walls) // 2] / 60:.1f} min per member that trained, on "
+            + " and ".join(machines(record)) + " (wall times compare only on one machine)") if walls else \
         "; every member read its models from the run store (its wall time is not what training costs)"
     head = (f"*Study `{record['study']}`* at `{record['profile']}`: {record['description']} {n_all} members over "
             f"{len(pts)} points, member seeds from {record['first_seed']}"
