@@ -17,8 +17,11 @@ For every chapter, on the device that ``iclbook.runtime.device()`` picks (CUDA w
    - forward, TF32 (``high``, what the chapters run with, runtime.fast_matmul): 1e-2. TF32 keeps a 10-bit mantissa
      (rounding 5e-4): about 1e-3 per matmul, a few matmuls deep.
    - five steps, fp32: the losses within 1e-3, and the parameters' change from their start (not the parameters, whose
-     change is small next to them) within 1e-2: Adam divides each gradient by its own running size, so a coordinate
-     whose gradient is at the rounding level can move differently on the two devices.
+     change is small next to them) within 5e-2: Adam divides each gradient by its own running size, so a coordinate
+     whose gradient is at the rounding level can move differently on the two devices. (Until December 2026 this was
+     1e-2, which fp32 rounding alone exceeded: chapter 4's AdamW change at fp32 against fp64 on the CPU was 1.1e-2 on
+     an AVX-512 Xeon, spread over every weight matrix. A wrong step, a learning rate, weight decay or gradient
+     off, changes it by order 1, and the losses' 1e-3 still holds the steps themselves close.)
    The CPU half applies the same comparisons to fp32 against fp64 on the CPU, which shows that these tolerances
    are not tighter than fp32 rounding itself.
 3. **steps/s**: the chapter's full `gpu` training step (every ensemble member, the profile's batch, TF32), timed
@@ -50,7 +53,7 @@ from iclbook import rng, runtime  # noqa: E402
 from iclbook.store import Store  # noqa: E402
 
 CPU = torch.device("cpu")
-TOL = {"fwd32": 1e-4, "fwdtf32": 1e-2, "loss": 1e-3, "update": 1e-2}
+TOL = {"fwd32": 1e-4, "fwdtf32": 1e-2, "loss": 1e-3, "update": 5e-2}
 COMPARE_STEPS = 5
 PATH_SECONDS = 60.0  # the budget of one chapter's path run on a GPU
 
