@@ -285,8 +285,7 @@ def markdown(record: dict) -> str:
     with its interval, then k of n of every other kept boolean, then the mean of each kept number), the claims."""
     pts = record["points"]
     n_all = sum(r["n"] for r in pts)
-    walls = [p["wall_seconds"] for p in record["provenance"].values() if p.get("wall_seconds") and
-             p.get("trained_entries", 1) > 0]
+    walls = [p["wall_seconds"] for p in record["provenance"].values() if _trained(p)]
     cost = (f"; median {sorted(walls)[len(walls) // 2] / 60:.1f} min per member that trained, on "
             + " and ".join(machines(record)) + " (wall times compare only on one machine)") if walls else \
         "; every member read its models from the run store (its wall time is not what training costs)"
@@ -324,6 +323,11 @@ def markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _trained(prov: dict) -> bool:
+    """A member that trained (rather than read its models from the run store), so that its wall time is a cost."""
+    return bool(prov.get("wall_seconds")) and prov.get("trained_entries", 1) > 0
+
+
 def median_seconds(record: dict, machine: str | None = None) -> dict[str, float]:
     """Median wall seconds per point (its ``point_key``) over the members that trained: a member read from the run
     store costs nothing, and counting it would make a point look cheap. With ``machine``, only the members whose
@@ -332,7 +336,7 @@ def median_seconds(record: dict, machine: str | None = None) -> dict[str, float]
     for key, prov in record["provenance"].items():
         if machine is not None and prov.get("cpu_model", "?") != machine:
             continue
-        if prov.get("wall_seconds") and prov.get("trained_entries", 1) > 0:
+        if _trained(prov):
             walls.setdefault(key.rsplit(" | ", 1)[0], []).append(prov["wall_seconds"])
     return {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
 
@@ -340,7 +344,7 @@ def median_seconds(record: dict, machine: str | None = None) -> dict[str, float]
 def machines(record: dict) -> list[str]:
     """The ``cpu_model`` of every member that trained ("?" where its provenance names none), each once."""
     return sorted({p.get("cpu_model", "?") for p in record["provenance"].values()
-                   if p.get("wall_seconds") and p.get("trained_entries", 1) > 0})
+                   if _trained(p)})
 
 
 def _point_cost(record: dict, row: dict) -> str:
