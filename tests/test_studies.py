@@ -362,3 +362,19 @@ def test_the_curve_summary_reads_every_point_and_says_when_the_study_is_incomple
     assert "all 6 members" in studies.curve_summary(rec, "x") and "pending" not in studies.curve_summary(rec, "x")
     monkeypatch.setattr(studies, "is_stale", lambda r: True)
     assert "**stale**" in studies.curve_summary(rec, "x")
+
+
+def test_the_claims_summary_reads_verdicts_and_values_from_the_record(monkeypatch):
+    """The line a chapter's section shows for a study's claims gives each named claim's value and verdict from the
+    record, and reads "pending" (never a verdict) while members are missing."""
+    rec = _curve({44: (2, 3), 8: (0, 3)})
+    rec.update(study="s", commit="b" * 40, members_per_point=3, claims=[
+        {"id": "2-rate", "value": "depth 1: 0/8", "holds": True}, {"id": "t", "value": "long enough", "holds": False}])
+    monkeypatch.setattr(studies, "is_stale", lambda r: False)
+    text = studies.claims_summary(rec, ["2-rate", "t"])
+    assert "claim 2-rate ✓: depth 1: 0/8" in text and "claim t ✗: long enough" in text and "`bbbbbbbbbb`" in text
+    assert "6 of 6 members" in text
+    rec["members_per_point"] = 8
+    assert "claim 2-rate pending (6 of 16 members)" in studies.claims_summary(rec, ["2-rate"])
+    monkeypatch.setattr(studies, "is_stale", lambda r: True)
+    assert "**stale**" in studies.claims_summary(rec, ["t"])

@@ -210,6 +210,24 @@ def show_curve(ch, name: str, x: str) -> None:
     ch.md(curve_summary(record, x))
 
 
+def claims_summary(record: dict, ids: Sequence[str]) -> str:
+    """One paragraph that reads some of a study's claims off its record, for the section of a chapter that discusses
+    them: the study, its commit and progress, then each claim's verdict (pending while members are missing) and
+    value, so that prose beside it needs no typed number."""
+    done, total = progress(record)
+    where = f"at commit `{record['commit'][:10]}`" if record["commit"] else "not committed"
+    state = f"{done} of {total} members" + (", **stale**: its code has changed since" if is_stale(record) else "")
+    by_id = {c["id"]: c for c in record["claims"]}
+    parts = [f"claim {i} {verdict(record, by_id[i])}: {by_id[i]['value']}" for i in ids]
+    return f"*Study `{record['study']}` {where} ({state}): " + "; ".join(parts) + ".*"
+
+
+def show_claims(ch, name: str, ids: Sequence[str]) -> None:
+    """Show ``claims_summary`` of a chapter's recorded study ``name`` (or how to record it). For a render-only cell."""
+    record = load(ch.chapter.slug, name)
+    ch.md(section(ch.chapter.slug, name) if record is None else claims_summary(record, ids))
+
+
 def progress(record: dict) -> tuple[int, int]:
     """(members recorded, members declared): a study is complete when every point has its declared members (or as
     many as the most extended point, after ``--members``)."""
