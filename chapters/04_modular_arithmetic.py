@@ -269,6 +269,28 @@ ch.ledger.add("2", f"At the same n_i.d., a depth-{P.control_layers} model that l
               source="He et al. 2024: depth 2 is the smallest depth that generalises o.o.d.", kind="paper")
 
 # %% [markdown]
+# ### Depth as a rate: the `depth` study
+#
+# One control per run cannot say whether a depth-1 model would learn these tasks given more time, nor how often. The
+# study `depth` (declared with the others under *From single runs to rates*) trains eight depth-1 controls at
+# $n_{\rm i.d.} = 44$, on member seeds nobody used to choose anything, with two and a half times a depth-2 member's
+# steps, and compares how often they solve unseen tasks with the rate curve's eight depth-2 members at that point.
+# Check control-time reads off the record that the controls had at least a depth-2 member's wall time on the same
+# machine. Claim 2-rate, committed before any member ran, asks for a depth-1 rate of at most 1/8 and a depth-2 rate
+# of at least 1/2, their intervals apart. The table sets each control's accuracy on its own tasks beside the best a
+# learner can reach from one context example and the query on those same tasks (computed exactly from the member's
+# seed).
+
+# %% tags=["remove-input", "render-only"]
+from iclbook.evidence import studies as recorded_studies
+from iclbook.experiments.modular_arithmetic_figures import one_block_table
+recorded_studies.show_claims(ch, "depth", ["2-rate", "control-time"])
+ch.md(one_block_table(recorded_studies.load("04_modular_arithmetic", "depth")))
+
+# %% [markdown]
+# DEPTH-VERDICT
+
+# %% [markdown]
 # ## Accuracy against the number of shots
 #
 # For the best model, the accuracy on each example of fresh sequences of unseen tasks: after $k$ examples, it has

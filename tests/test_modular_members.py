@@ -106,3 +106,22 @@ def test_claim_2_needs_depth_1_rare_depth_2_common_and_their_intervals_apart(mon
     monkeypatch.setattr(studies, "load", lambda slug, name: None)
     assert claim.evaluate({"points": [_rate_row(depth1, 0, 8, 0, 1.0)[0]], "provenance": {}}) == (
         f"no depth-2 members at n_i.d. = {ms.DEPTH_N} (record solve-rate first)", False)
+
+
+def test_the_one_block_table_sets_each_control_beside_the_bound_of_its_own_tasks():
+    """The depth section's table (issue 33, item 4: why depth 1 fails) rebuilds each member's pretraining tasks from
+    its seed and point, so its bound is one_example_accuracy of exactly those tasks, members in seed order."""
+    from iclbook.analysis.modular import one_example_accuracy
+    from iclbook.chapters import get
+    from iclbook.experiments.modular_arithmetic_figures import one_block_table
+
+    point = {"n_id": 44, "recipe": "constant-lr", "n_layer": 1, "steps": 25000}
+    members = {"3001": {"id_train": 0.236, "ood_train": 0.117}, "3000": {"id_train": 0.264, "ood_train": 0.128}}
+    table = one_block_table({"profile": "cpu", "points": [{"point": point, "n": 2, "members": members}]})
+    P = get("04").params.resolve("cpu", {"n_layer": 1, "steps": 25000, "seed": 0})
+    for seed, m in (("3000", members["3000"]), ("3001", members["3001"])):
+        task = ModularTask(P.p, 44, P.alphas[-1], P.n_ex, seed=int(seed), device="cpu", rule=P.tasks)
+        bound = one_example_accuracy(task.id_tasks, task.train_pairs, P.p)
+        assert f"| {seed} | {m['id_train']:.2f} | {bound:.2f} | {m['ood_train']:.2f} |" in table
+    assert table.index("| 3000 |") < table.index("| 3001 |")
+    assert one_block_table(None) == "*No members recorded yet.*"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..analysis.modular import PHASES, phase
+from ..analysis.modular import PHASES, one_example_accuracy, phase
 from ..tasks.modular import EVAL_SETS, ModularTask
 
 
@@ -185,3 +185,27 @@ def figure_embeddings(model, p: int):
     ax.set_ylabel(f"PC 2 ({S[1] ** 2 / (S ** 2).sum():.0%})")
     ax.set_title("token embeddings")
     return fig
+
+
+def one_block_table(record: dict | None) -> str:
+    """Each member of a recorded chapter-4 study beside the best accuracy on its own pretraining tasks that a learner
+    reaching one context example and the query can have (``one_example_accuracy``, exact at p = 7). Why: the depth-1
+    controls of study ``depth`` end far below i.d. τ; if they end at this bound, one block learned exactly what one
+    example can tell, which is the structural limit the chapter describes, not a short budget. The tasks are rebuilt
+    from each member's seed as the member built them (render-only: it reads the record, trains nothing)."""
+    if record is None or not any(r["n"] for r in record["points"]):
+        return "*No members recorded yet.*"
+    from ..chapters import get
+
+    lines = ["| point | member seed | i.d.-train (last shot) | from one example and the query, at best | "
+             "o.o.d.-train |", "|---|---|---|---|---|"]
+    for row in record["points"]:
+        point = row["point"]
+        overrides = {k: v for k, v in point.items() if k not in ("n_id", "recipe")}
+        P = get("04").params.resolve(record["profile"], {**overrides, "seed": 0})
+        for seed, m in sorted(row["members"].items(), key=lambda kv: int(kv[0])):
+            task = ModularTask(P.p, point["n_id"], P.alphas[-1], P.n_ex, seed=int(seed), device="cpu", rule=P.tasks)
+            bound = one_example_accuracy(task.id_tasks, task.train_pairs, P.p)
+            where = ", ".join(f"{k} = {v}" for k, v in point.items())
+            lines.append(f"| {where} | {seed} | {m['id_train']:.2f} | {bound:.2f} | {m['ood_train']:.2f} |")
+    return "\n".join(lines)
