@@ -475,7 +475,10 @@ ch.show(figure_1d_vs_2b(trade_off_points(ch.chapter.slug)), "trade_off_1d_2b")
 # ridge, whose functions are known (`iclbook/experiments/transient_ridge_llc_known.py`); its 4000-step
 # distillation did not reach the targets (history below), so `llc-known-long` repeats it, criteria unchanged, with
 # the distillation as long as the chapter's `cpu` training, on fresh member seeds; that fitted dMMSE_4 and ridge but
-# not dMMSE_8 and dMMSE_16 (history below). A study not yet recorded says so, with the command that records it.
+# not dMMSE_8 and dMMSE_16, and the estimator ranked the two fitted networks as it ranks our models (history
+# below). The study `llc-nbeta` asks whether that reversal is the chapter's nβ: the same networks, the estimator at
+# nβ from the chapter's value up to $n / \log n$, with criteria fixed before it ran. A study not yet recorded says
+# so, with the command that records it.
 
 # %% tags=["remove-input", "render-only"]
 from iclbook.evidence import studies as recorded_studies
@@ -488,6 +491,7 @@ recorded_studies.show_trend(ch, "ladder", {
 recorded_studies.show(ch, "gpu-recipe")
 recorded_studies.show(ch, "llc-known")
 recorded_studies.show(ch, "llc-known-long")
+recorded_studies.show(ch, "llc-nbeta")
 
 # %% [markdown]
 # :::{admonition} History, at commit `f7d3702` (the members of the `transient` record)
@@ -573,4 +577,4 @@ ch.finish()
 
 # %% tags=["remove-input", "render-only"]
 from iclbook.evidence import studies as recorded_studies
-recorded_studies.show_ledger(ch, ["transient", "llc-known", "llc-known-long", "ladder", "gpu-recipe"])
+recorded_studies.show_ledger(ch, ["transient", "llc-known", "llc-known-long", "llc-nbeta", "ladder", "gpu-recipe"])

@@ -99,3 +99,40 @@ def test_the_long_study_repeats_the_check_with_the_chapters_steps_on_fresh_seeds
     assert not set(long.seeds()) & set(short.seeds())  # seeds nobody used to decide anything
     P, cfg = lk.resolve(long.points[0], 1010, "cpu")
     assert cfg.steps == 32000 == P.steps
+
+
+def _nbeta_record(ratio_at: dict[float, list[float]], settled: bool = True, fit: float = 0.05) -> dict:
+    """A synthetic llc-nbeta record: at each nβ, one member per ratio λ̂(dMMSE_4) / λ̂(ridge) (ridge's λ̂ 100)."""
+    rows = []
+    for nb, ratios in ratio_at.items():
+        ms = {str(1010 + i): {"llc_dmmse_4": 100.0 * r, "llc_ridge": 100.0, "d4_lt_ridge": r < 1, "settled": settled,
+                              "diverged": False, "fit_ratio_dmmse_4": fit, "fit_ratio_ridge": fit}
+              for i, r in enumerate(ratios)}
+        rows.append({"point": {"pool_seed": 0, "distil_steps": 32000, "llc_nbeta": nb}, "members": ms})
+    return {"points": rows}
+
+
+def test_the_nbeta_calibration_reads_the_reversal_at_the_largest_settled_nbeta_and_its_trend():
+    """llc-nbeta (issue 34, item 4): its checks hold where λ̂(dMMSE_4) / λ̂(ridge) falls below 1 as nβ rises, and fail
+    where the reversal persists, where nothing settles, and where the two networks do not fit."""
+    claims = {c.id: c for c in STUDIES["llc-nbeta"].claims}
+    ok = lambda rec: {i: c.evaluate(rec)[1] for i, c in claims.items()}  # noqa: E731
+    falls = _nbeta_record({60: [1.6, 1.3, 1.5], 180: [1.2, 1.1, 1.3], 540: [0.9, 1.0, 0.8], 909: [0.7, 0.8, 0.9]})
+    assert ok(falls) == {"settles": True, "d4-ridge-nbeta": True, "ratio-trend": True}
+    stays = _nbeta_record({nb: [1.6, 1.3, 1.5] for nb in (60, 180, 540, 909)})
+    assert ok(stays) == {"settles": True, "d4-ridge-nbeta": False, "ratio-trend": False}
+    assert ok(_nbeta_record({60: [1.6] * 3, 909: [0.5] * 3}, settled=False)) == \
+        {"settles": False, "d4-ridge-nbeta": False, "ratio-trend": True}
+    unfit = _nbeta_record({60: [1.6, 1.3, 1.5], 909: [0.7, 0.8, 0.9]}, fit=0.5)  # neither pair is a known case
+    assert ok(unfit) == {"settles": True, "d4-ridge-nbeta": False, "ratio-trend": False}
+
+
+def test_the_nbeta_study_shares_the_long_studys_networks():
+    """Its points differ from llc-known-long's only in nβ, with the same seeds, so the distilled networks (whose store
+    key holds no SGLD setting) are the same at every point and the comparison across nβ is paired."""
+    st, long = STUDIES["llc-nbeta"], STUDIES["llc-known-long"]
+    assert st.seeds() == long.seeds() and st.member == long.member and st.points[0]["llc_nbeta"] == 60
+    cfgs = [lk.resolve(pt, 1010, "cpu") for pt in st.points]
+    assert [P.llc_nbeta for P, _ in cfgs] == [60, 180, 540, 909]
+    assert all(cfg.plain() == lk.resolve(long.points[0], 1010, "cpu")[1].plain() for _, cfg in cfgs)
+    assert {c.kind for c in st.claims} == {"check"}

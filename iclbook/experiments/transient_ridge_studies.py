@@ -35,6 +35,21 @@ the rule that picks M_transient for each pool (``analysis.bayes_gap``).
   training (32 000 steps instead of 4000), on fresh member seeds (1010 and up): in ``llc-known`` no network was its
   target after 4000 steps (dMMSE_8's fit was about three times its distance to the nearest other target), so that
   record says nothing about the estimator.
+- ``llc-nbeta``: what ``llc-known-long`` found next asks for (its networks fitted dMMSE_4 and ridge in every member,
+  not dMMSE_8 and dMMSE_16, and the estimator put λ̂(dMMSE_4) above λ̂(ridge) in all three, the chapter's reversal):
+  is that the estimator at the chapter's nβ = 60, or does it persist as nβ rises toward n / log n (WBIC's inverse
+  temperature, ``analysis.llc.default_nbeta``)? The chapter's earlier pilots showed nβ moves every λ̂ by a factor
+  2.5–2.9, so nβ is the knob to sweep; ε follows the chapter's rule at each nβ (the largest of its grid at which no
+  chain diverges), so the sweep runs along the ε × nβ frontier where chains stay finite. The members are
+  ``llc-known-long``'s (seeds 1010–1012, the same distilled networks, which the run store shares across the points),
+  so every comparison across nβ is paired; nothing was chosen on them. Criteria, fixed before any member ran:
+  ``settles`` (some nβ above 60 gives settled, finite chains in ≥ 2 of 3 members), ``d4-ridge-nbeta`` (at the
+  largest such nβ, λ̂(dMMSE_4) < λ̂(ridge) in ≥ 2/3 of the members whose two networks fit, at least 2) and
+  ``ratio-trend`` (λ̂(dMMSE_4) / λ̂(ridge) falls with nβ: Kendall's τ < 0, one-sided p < 0.05). Reading: if
+  d4-ridge-nbeta holds, nβ = 60 was too small to rank these networks, and 4a/4c are to be read again at that nβ; if
+  it fails with settled chains, the estimator ranks the known dMMSE_4 network above ridge's at every nβ we can
+  afford, so the chapter's reversal is what this estimator says of these two functions in this architecture, not a
+  sign that our trained models found other solutions.
 """
 from __future__ import annotations
 
@@ -229,6 +244,64 @@ def _llc_known_claims() -> tuple[RateClaim, ...]:
                   among_known("d4_lt_ridge")),
     )
 
+NBETAS = (60.0, 180.0, 540.0, 909.0)  # the chapter's nβ, ×3, ×9, and n / log n at the `cpu` n = 8192 (WBIC)
+FIT_BOTH = ("dmmse_4", "ridge")  # the networks llc-known-long fitted in every member
+
+
+def _pair_known(m: dict) -> bool:
+    return all(m[f"fit_ratio_{name}"] < llc_known.FIT_FRAC for name in FIT_BOTH)
+
+
+def _settled_points(record: dict, min_share: float = 2 / 3, min_n: int = 3) -> list[float]:
+    """The nβ values at which ≥ ``min_share`` of ≥ ``min_n`` members settled (claim 4d's test) without divergence."""
+    out = []
+    for row in record["points"]:
+        ms = list(row["members"].values())
+        ok = sum(bool(m["settled"]) and not m["diverged"] for m in ms)
+        if len(ms) >= min_n and ok >= min_share * len(ms):
+            out.append(float(row["point"]["llc_nbeta"]))
+    return sorted(out)
+
+
+def _settles(record: dict) -> tuple[str, bool]:
+    pts = _settled_points(record)
+    above = [nb for nb in pts if nb > NBETAS[0]]
+    return (f"settled at nβ = {', '.join(f'{nb:g}' for nb in pts) or 'none'}", bool(above))
+
+
+def _d4_ridge_nbeta(record: dict) -> tuple[str, bool]:
+    """At the largest nβ where the chains settle (``_settled_points``), λ̂(dMMSE_4) < λ̂(ridge) among the members
+    whose two networks fit, in ≥ 2/3 of at least 2."""
+    pts = _settled_points(record)
+    if not pts:
+        return "no nβ at which the chains settle in ≥ 2 of 3 members", False
+    row = next(r for r in record["points"] if float(r["point"]["llc_nbeta"]) == pts[-1])
+    hits = [bool(m["d4_lt_ridge"]) for m in row["members"].values() if _pair_known(m) and not m["diverged"]]
+    k, n = sum(hits), len(hits)
+    lo, hi = wilson(k, n)
+    return f"at nβ = {pts[-1]:g}: {k}/{n} [{lo:.2f}, {hi:.2f}] members with both networks fitted", \
+        n >= 2 and k >= 2 / 3 * n
+
+
+def _ratio_trend(record: dict) -> tuple[str, bool]:
+    """Kendall's τ of λ̂(dMMSE_4) / λ̂(ridge) against nβ over every member with both networks fitted and no diverged
+    chain (positive λ̂ only); holds when τ < 0 with one-sided p < P_TREND."""
+    from scipy.stats import kendalltau
+
+    xs, ys = [], []
+    for row in record["points"]:
+        for m in row["members"].values():
+            if _pair_known(m) and not m["diverged"] and m["llc_ridge"] > 0 and m["llc_dmmse_4"] > 0:
+                xs.append(float(row["point"]["llc_nbeta"]))
+                ys.append(m["llc_dmmse_4"] / m["llc_ridge"])
+    if len(set(xs)) < 2 or len(ys) < 4:
+        return f"too few members ({len(ys)} over {len(set(xs))} nβ values)", False
+    res = kendalltau(xs, ys, alternative="less")
+    tau, p = float(res.statistic), float(res.pvalue)
+    reading = "falls" if p < P_TREND else "no fall"
+    return f"{reading}: τ = {tau:+.2f} (one-sided p {p:.2g}, {len(ys)} members)", p < P_TREND
+
+
 STUDIES = {
     "gpu-recipe": Study(
         name="gpu-recipe", chapter="02", profile="cpu",
@@ -278,6 +351,23 @@ STUDIES = {
                     "fresh member seeds: the 4000-step networks were not their targets, so that check said nothing "
                     "(issue 34, item 4).",
         claims=_llc_known_claims()),
+    "llc-nbeta": Study(
+        name="llc-nbeta", chapter="02", profile="cpu",
+        points=tuple({"pool_seed": BOOK_POOL, "distil_steps": LONG_DISTIL, "llc_nbeta": nb} for nb in NBETAS),
+        members=3, member=LLC_KNOWN, keep=llc_known.KEEP, success="d4_lt_ridge", first_seed=1010,
+        description="llc-known-long's distilled networks (the same seeds) with the estimator at nβ = 60, 180, 540 and "
+                    "n / log n = 909, ε by the chapter's rule at each: does λ̂(dMMSE_4) > λ̂(ridge) persist as nβ "
+                    "rises? (issue 34, item 4: the calibration).",
+        claims=(RateClaim("settles", "check", "The estimator settles on the known networks at some nβ above the "
+                          "chapter's 60", "at some nβ > 60, ≥ 2 of 3 members hold claim 4d's settling test on every "
+                          "network with no diverged chain", _settles),
+                RateClaim("d4-ridge-nbeta", "check", "At the largest nβ where the chains settle, the estimator "
+                          "ranks the known dMMSE_4 network below ridge's", "among members whose dMMSE_4 and ridge "
+                          f"networks fit (ratio < {llc_known.FIT_FRAC:g}), ≥ 2/3 of ≥ 2 hold λ̂(dMMSE_4) < λ̂(ridge)",
+                          _d4_ridge_nbeta),
+                RateClaim("ratio-trend", "check", "λ̂(dMMSE_4) / λ̂(ridge) falls as nβ rises", "Kendall's τ "
+                          f"against nβ over fitted, finite members < 0 with one-sided p < {P_TREND:g}",
+                          _ratio_trend))),
     "ladder": Study(
         name="ladder", chapter="02", profile="cpu", points=RUNGS, members=3, member=LADDER_MEMBER,
         keep=LADDER_KEEP, success="transient", first_seed=1100,
