@@ -84,7 +84,8 @@ def module_files(module: str) -> list[str]:
 
 # A chapter cell tagged so (``# %% tags=["remove-input", "render-only"]``) only shows recorded evidence: it imports
 # from ``iclbook.evidence`` or another render-only module (``RENDER_ONLY``, e.g. a chapter's figures) and calls
-# ``ch.md`` / ``ch.show`` / a function it imported, which tests/test_records.py checks for every such cell, so no ledger value passes through it and the fingerprint leaves it out.
+# ``ch.md`` / ``ch.show`` / a function it imported, which tests/test_records.py checks for every such cell, so no
+# ledger value passes through it and the fingerprint leaves it out.
 RENDER_ONLY_TAG = '"render-only"'
 
 
