@@ -7,7 +7,8 @@ import torch
 
 from iclbook import baselines, rng
 from iclbook.experiments import transient_ridge_llc_known as lk
-from iclbook.experiments.transient_ridge_studies import STUDIES, among_known
+from iclbook.experiments.transient_ridge_criteria import among_known
+from iclbook.experiments.transient_ridge_studies import STUDIES
 from iclbook.store import Store
 
 TINY = {"n_embd": 16, "n_eval": 32, "llc_chains": 1, "llc_burn_in": 2, "llc_draws": 4, "llc_n": 64, "llc_batch": 8}

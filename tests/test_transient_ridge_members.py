@@ -207,7 +207,7 @@ def _record(rows: dict) -> dict:
 
 
 def test_pooled_rate_and_every_point():
-    from iclbook.experiments.transient_ridge_studies import every_point, pooled_rate
+    from iclbook.experiments.transient_ridge_criteria import every_point, pooled_rate
 
     hit, miss = {"transient": True}, {"transient": False}
     rec = _record({(("pool_seed", 0),): [hit, hit, miss], (("pool_seed", 1000),): [hit, miss, miss],
@@ -227,7 +227,7 @@ def _ladder(values: dict) -> dict:
 
 
 def test_step_and_width_trends_read_toward_flat_and_away():
-    from iclbook.experiments.transient_ridge_studies import step_trend, width_trend
+    from iclbook.experiments.transient_ridge_criteria import step_trend, width_trend
 
     rising = _ladder({"steps ½×": [0.0, 0.05, 0.02], "steps 1×": [0.1, 0.12, 0.09], "steps 2×": [0.2, 0.22, 0.21],
                       "width 2×": [0.0, 0.01, 0.02]})
